@@ -1,0 +1,356 @@
+// Package config loads Mahavishnu's configuration: defaults first, then the YAML file
+// (settings/mahavishnu.yaml) decoded strictly, ${VAR} expansion in string values, then
+// environment overrides, then validation. Errors name the exact key.
+//
+// Every leaf key can be overridden by an environment variable named MAHAVISHNU_ followed by
+// the key path in upper case with dots replaced by underscores, e.g. api.listen ->
+// MAHAVISHNU_API_LISTEN. The seed's variable names (SLACK_WEBHOOK_URL, ...) work too, with
+// lower precedence. Secrets are typed (Secret) so that printing a Config shows "<secret>".
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mahavishnu/mahavishnu/schemas"
+)
+
+// DefaultPath is the config file used when Load is given an empty path and the file exists.
+const DefaultPath = "settings/mahavishnu.yaml"
+
+// Config is the whole configuration. The incident_response block holds exactly the seed's
+// keys plus mttr_target_minutes; the other top-level blocks are this project's additions.
+type Config struct {
+	IncidentResponse IncidentResponseConfig `yaml:"incident_response" json:"incident_response"`
+	// DataDir holds the SQLite files (incidents, embedded Temporal) and other local state.
+	DataDir  string         `yaml:"data_dir" json:"data_dir"`
+	API      APIConfig      `yaml:"api" json:"api"`
+	Database DatabaseConfig `yaml:"database" json:"database"`
+	Temporal TemporalConfig `yaml:"temporal" json:"temporal"`
+}
+
+// IncidentResponseConfig is the seed's incident_response block.
+type IncidentResponseConfig struct {
+	Enabled         bool `yaml:"enabled" json:"enabled"`
+	AutoRemediation bool `yaml:"auto_remediation" json:"auto_remediation"`
+	// AutoResolution resolves a stable incident without waiting for a human.
+	AutoResolution bool `yaml:"auto_resolution" json:"auto_resolution"`
+	// MTTRTargetMinutes is the time to resolve after which a breach is notified.
+	MTTRTargetMinutes int                 `yaml:"mttr_target_minutes" json:"mttr_target_minutes"`
+	Detection         DetectionConfig     `yaml:"detection" json:"detection"`
+	Remediation       RemediationConfig   `yaml:"remediation" json:"remediation"`
+	Notifications     NotificationsConfig `yaml:"notifications" json:"notifications"`
+	Dashboard         DashboardConfig     `yaml:"dashboard" json:"dashboard"`
+	Retention         RetentionConfig     `yaml:"retention" json:"retention"`
+}
+
+// DetectionConfig tunes the detector.
+type DetectionConfig struct {
+	// CheckIntervalSeconds is the period of the background re-evaluation.
+	CheckIntervalSeconds int `yaml:"check_interval_seconds" json:"check_interval_seconds"`
+	// EventRetentionSeconds is how long events stay in the detector's memory.
+	EventRetentionSeconds int `yaml:"event_retention_seconds" json:"event_retention_seconds"`
+	// MaxEvents caps the events held in the detector's memory.
+	MaxEvents int `yaml:"max_events" json:"max_events"`
+}
+
+// RemediationConfig says which actions may run without a human.
+type RemediationConfig struct {
+	SafeActionsOnly bool `yaml:"safe_actions_only" json:"safe_actions_only"`
+	// RequireApprovalFor lists the action names that wait for an approval.
+	RequireApprovalFor     []string `yaml:"require_approval_for" json:"require_approval_for"`
+	ApprovalTimeoutSeconds int      `yaml:"approval_timeout_seconds" json:"approval_timeout_seconds"`
+}
+
+// NotificationsConfig holds the notification channels.
+type NotificationsConfig struct {
+	Slack     SlackConfig     `yaml:"slack" json:"slack"`
+	PagerDuty PagerDutyConfig `yaml:"pagerduty" json:"pagerduty"`
+	Email     EmailConfig     `yaml:"email" json:"email"`
+}
+
+// SlackConfig is the Slack incoming-webhook channel.
+type SlackConfig struct {
+	Enabled          bool     `yaml:"enabled" json:"enabled"`
+	WebhookURL       Secret   `yaml:"webhook_url" json:"webhook_url"`
+	NotifyOnSeverity []string `yaml:"notify_on_severity" json:"notify_on_severity"`
+}
+
+// PagerDutyConfig is the PagerDuty channel. ServiceKey is the Events API v2 routing
+// (integration) key that pages; APIKey is the REST API token.
+type PagerDutyConfig struct {
+	Enabled          bool     `yaml:"enabled" json:"enabled"`
+	APIKey           Secret   `yaml:"api_key" json:"api_key"`
+	ServiceKey       Secret   `yaml:"service_key" json:"service_key"`
+	NotifyOnSeverity []string `yaml:"notify_on_severity" json:"notify_on_severity"`
+}
+
+// EmailConfig is the SMTP channel.
+type EmailConfig struct {
+	Enabled     bool   `yaml:"enabled" json:"enabled"`
+	SMTPServer  string `yaml:"smtp_server" json:"smtp_server"`
+	SMTPPort    int    `yaml:"smtp_port" json:"smtp_port"`
+	FromAddress string `yaml:"from_address" json:"from_address"`
+}
+
+// DashboardConfig configures the web dashboard.
+type DashboardConfig struct {
+	Enabled                bool `yaml:"enabled" json:"enabled"`
+	Port                   int  `yaml:"port" json:"port"`
+	RefreshIntervalSeconds int  `yaml:"refresh_interval_seconds" json:"refresh_interval_seconds"`
+}
+
+// RetentionConfig says how long records are kept.
+type RetentionConfig struct {
+	ResolvedIncidentsDays int `yaml:"resolved_incidents_days" json:"resolved_incidents_days"`
+	EventHistoryDays      int `yaml:"event_history_days" json:"event_history_days"`
+	PostmortemsDays       int `yaml:"postmortems_days" json:"postmortems_days"`
+}
+
+// APIConfig configures the HTTP API server.
+type APIConfig struct {
+	// Listen is the host:port the API and dashboard listen on.
+	Listen string `yaml:"listen" json:"listen"`
+	// Token is the bearer token for writes; empty means only loopback clients may write.
+	Token Secret `yaml:"token" json:"token"`
+}
+
+// DatabaseConfig configures the incident store.
+type DatabaseConfig struct {
+	// URL is sqlite:///relative/path (relative to data_dir), sqlite:////absolute/path or
+	// postgres://user:pass@host:5432/db.
+	URL Secret `yaml:"url" json:"url"`
+}
+
+// TemporalConfig says which Temporal server to use.
+type TemporalConfig struct {
+	// Address is host:port of an existing Temporal frontend; empty runs the embedded server.
+	Address   string                 `yaml:"address" json:"address"`
+	Namespace string                 `yaml:"namespace" json:"namespace"`
+	TaskQueue string                 `yaml:"task_queue" json:"task_queue"`
+	Embedded  EmbeddedTemporalConfig `yaml:"embedded" json:"embedded"`
+}
+
+// EmbeddedTemporalConfig configures the embedded Temporal server and its Web UI.
+type EmbeddedTemporalConfig struct {
+	FrontendPort int `yaml:"frontend_port" json:"frontend_port"`
+	UIPort       int `yaml:"ui_port" json:"ui_port"`
+}
+
+// Default returns the default configuration: the seed's values plus this project's.
+// It equals settings/mahavishnu.yaml loaded with an empty environment.
+func Default() *Config {
+	return &Config{
+		IncidentResponse: IncidentResponseConfig{
+			Enabled:           true,
+			AutoRemediation:   true,
+			AutoResolution:    false,
+			MTTRTargetMinutes: int(schemas.DefaultMTTRTarget / time.Minute),
+			Detection: DetectionConfig{
+				CheckIntervalSeconds:  60,
+				EventRetentionSeconds: 3600,
+				MaxEvents:             10000,
+			},
+			Remediation: RemediationConfig{
+				SafeActionsOnly:        true,
+				RequireApprovalFor:     []string{"restart_service", "rollback"},
+				ApprovalTimeoutSeconds: 300,
+			},
+			Notifications: NotificationsConfig{
+				Slack: SlackConfig{
+					Enabled:          true,
+					NotifyOnSeverity: []string{"critical", "high", "medium"},
+				},
+				PagerDuty: PagerDutyConfig{
+					Enabled:          true,
+					NotifyOnSeverity: []string{"critical"},
+				},
+				Email: EmailConfig{
+					Enabled:     false,
+					SMTPServer:  "smtp.example.com",
+					SMTPPort:    587,
+					FromAddress: "incidents@example.com",
+				},
+			},
+			Dashboard: DashboardConfig{Enabled: true, Port: 8080, RefreshIntervalSeconds: 30},
+			Retention: RetentionConfig{
+				ResolvedIncidentsDays: 90,
+				EventHistoryDays:      7,
+				PostmortemsDays:       365,
+			},
+		},
+		DataDir:  "./data",
+		API:      APIConfig{Listen: "127.0.0.1:8080"},
+		Database: DatabaseConfig{URL: "sqlite:///incidents.db"},
+		Temporal: TemporalConfig{
+			Namespace: "default",
+			TaskQueue: schemas.DefaultTaskQueue,
+			Embedded:  EmbeddedTemporalConfig{FrontendPort: 7233, UIPort: 8233},
+		},
+	}
+}
+
+// DataDirAbs returns data_dir as an absolute path; a leading "~/" is the home directory.
+func (c *Config) DataDirAbs() (string, error) {
+	dir := c.DataDir
+	if dir == "~" || strings.HasPrefix(dir, "~/") {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("data_dir: %w", err)
+		}
+		dir = filepath.Join(home, strings.TrimPrefix(dir, "~"))
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("data_dir: %w", err)
+	}
+	return abs, nil
+}
+
+// DatabaseURL returns database.url's real value. It may hold a password: never log it;
+// print RedactURL(c.DatabaseURL()) instead.
+func (c *Config) DatabaseURL() string { return c.Database.URL.Value() }
+
+// Database drivers returned by DatabaseDSN.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// DatabaseDSN returns the store's driver (DriverSQLite or DriverPostgres) and its data source:
+// for SQLite an absolute file path (a relative path in the URL is inside data_dir; any query
+// string is kept), or ":memory:"; for PostgreSQL the URL itself.
+func (c *Config) DatabaseDSN() (driver, dsn string, err error) {
+	driver, path, query, err := parseDatabaseURL(c.DatabaseURL())
+	if err != nil || driver == DriverPostgres {
+		return driver, c.DatabaseURL(), err
+	}
+	if path != ":memory:" && !filepath.IsAbs(path) {
+		dir, err := c.DataDirAbs()
+		if err != nil {
+			return "", "", err
+		}
+		path = filepath.Join(dir, path)
+	}
+	if query != "" {
+		path += "?" + query
+	}
+	return DriverSQLite, path, nil
+}
+
+var schemePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]{0,20}$`)
+
+// parseDatabaseURL checks a database URL and, for SQLite, returns the file path (relative
+// or absolute) and query. Errors never include the URL, which may hold a password.
+func parseDatabaseURL(raw string) (driver, path, query string, err error) {
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return "", "", "", fmt.Errorf("database.url: want sqlite:///path or postgres://..., got a value without a scheme")
+	}
+	switch strings.ToLower(scheme) {
+	case "postgres", "postgresql":
+		if _, err := url.Parse(raw); err != nil {
+			return "", "", "", fmt.Errorf("database.url: not a valid postgres:// URL")
+		}
+		return DriverPostgres, "", "", nil
+	case "sqlite":
+	default:
+		if !schemePattern.MatchString(scheme) {
+			return "", "", "", fmt.Errorf("database.url: want sqlite:///path or postgres://..., got a value without a valid scheme")
+		}
+		return "", "", "", fmt.Errorf("database.url: unsupported scheme %q: want sqlite:// or postgres://", scheme)
+	}
+	path, query, _ = strings.Cut(rest, "?")
+	if !strings.HasPrefix(path, "/") || len(path) < 2 {
+		return "", "", "", fmt.Errorf("database.url: want sqlite:///relative/path or sqlite:////absolute/path")
+	}
+	path = path[1:] // sqlite:///x.db -> x.db (relative); sqlite:////x.db -> /x.db
+	if unescaped, err := url.PathUnescape(path); err == nil {
+		path = unescaped
+	}
+	return DriverSQLite, path, query, nil
+}
+
+// Embedded reports whether the embedded Temporal server runs (temporal.address is empty).
+func (c *Config) Embedded() bool { return c.Temporal.Address == "" }
+
+// TemporalHostPort returns the Temporal frontend address to dial: temporal.address, or the
+// embedded server's loopback frontend port.
+func (c *Config) TemporalHostPort() string {
+	if !c.Embedded() {
+		return c.Temporal.Address
+	}
+	return fmt.Sprintf("127.0.0.1:%d", c.Temporal.Embedded.FrontendPort)
+}
+
+// MTTRTarget returns mttr_target_minutes as a duration.
+func (c IncidentResponseConfig) MTTRTarget() time.Duration {
+	return time.Duration(c.MTTRTargetMinutes) * time.Minute
+}
+
+// CheckInterval returns check_interval_seconds as a duration.
+func (d DetectionConfig) CheckInterval() time.Duration {
+	return time.Duration(d.CheckIntervalSeconds) * time.Second
+}
+
+// EventRetention returns event_retention_seconds as a duration.
+func (d DetectionConfig) EventRetention() time.Duration {
+	return time.Duration(d.EventRetentionSeconds) * time.Second
+}
+
+// ApprovalTimeout returns approval_timeout_seconds as a duration.
+func (r RemediationConfig) ApprovalTimeout() time.Duration {
+	return time.Duration(r.ApprovalTimeoutSeconds) * time.Second
+}
+
+// RequiresApproval reports whether action is listed in require_approval_for.
+func (r RemediationConfig) RequiresApproval(action string) bool {
+	return slices.Contains(r.RequireApprovalFor, action)
+}
+
+// RefreshInterval returns refresh_interval_seconds as a duration.
+func (d DashboardConfig) RefreshInterval() time.Duration {
+	return time.Duration(d.RefreshIntervalSeconds) * time.Second
+}
+
+// Configured reports whether Slack is enabled and has a webhook URL.
+func (s SlackConfig) Configured() bool { return s.Enabled && s.WebhookURL != "" }
+
+// Notifies reports whether an incident of severity sev goes to Slack.
+func (s SlackConfig) Notifies(sev schemas.Severity) bool {
+	return severityListed(s.NotifyOnSeverity, sev)
+}
+
+// Configured reports whether PagerDuty is enabled and has a service (routing) key, which
+// is what pages; an api_key alone cannot trigger an incident.
+func (p PagerDutyConfig) Configured() bool { return p.Enabled && p.ServiceKey != "" }
+
+// Notifies reports whether an incident of severity sev goes to PagerDuty.
+func (p PagerDutyConfig) Notifies(sev schemas.Severity) bool {
+	return severityListed(p.NotifyOnSeverity, sev)
+}
+
+// Configured reports whether email is enabled and has an SMTP server and a from address.
+func (e EmailConfig) Configured() bool {
+	return e.Enabled && e.SMTPServer != "" && e.FromAddress != ""
+}
+
+// SMTPAddr returns smtp_server:smtp_port.
+func (e EmailConfig) SMTPAddr() string {
+	return fmt.Sprintf("%s:%d", e.SMTPServer, e.SMTPPort)
+}
+
+func severityListed(list []string, sev schemas.Severity) bool {
+	for _, s := range list {
+		if parsed, err := schemas.ParseSeverity(s); err == nil && parsed == sev {
+			return true
+		}
+	}
+	return false
+}

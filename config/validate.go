@@ -1,0 +1,127 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strconv"
+
+	"github.com/mahavishnu/mahavishnu/schemas"
+)
+
+var actionName = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
+
+// Validate checks every key and returns all problems joined, each naming its key. Secret
+// values are never included. An enabled notification channel without its URL or key is
+// not an error (see SlackConfig.Configured and friends).
+func (c *Config) Validate() error {
+	v := &validator{}
+	ir := &c.IncidentResponse
+	v.positive("incident_response.mttr_target_minutes", ir.MTTRTargetMinutes)
+	v.positive("incident_response.detection.check_interval_seconds", ir.Detection.CheckIntervalSeconds)
+	v.positive("incident_response.detection.event_retention_seconds", ir.Detection.EventRetentionSeconds)
+	v.positive("incident_response.detection.max_events", ir.Detection.MaxEvents)
+	for _, a := range ir.Remediation.RequireApprovalFor {
+		if !actionName.MatchString(a) {
+			v.add("incident_response.remediation.require_approval_for", "want action names like restart_service, got %q", a)
+		}
+	}
+	v.positive("incident_response.remediation.approval_timeout_seconds", ir.Remediation.ApprovalTimeoutSeconds)
+
+	n := &ir.Notifications
+	v.httpURL("incident_response.notifications.slack.webhook_url", n.Slack.WebhookURL)
+	v.severities("incident_response.notifications.slack.notify_on_severity", n.Slack.NotifyOnSeverity)
+	v.severities("incident_response.notifications.pagerduty.notify_on_severity", n.PagerDuty.NotifyOnSeverity)
+	v.port("incident_response.notifications.email.smtp_port", n.Email.SMTPPort)
+	if n.Email.FromAddress != "" {
+		if _, err := mail.ParseAddress(n.Email.FromAddress); err != nil {
+			v.add("incident_response.notifications.email.from_address", "want an email address, got %q", n.Email.FromAddress)
+		}
+	}
+
+	v.port("incident_response.dashboard.port", ir.Dashboard.Port)
+	v.positive("incident_response.dashboard.refresh_interval_seconds", ir.Dashboard.RefreshIntervalSeconds)
+	v.positive("incident_response.retention.resolved_incidents_days", ir.Retention.ResolvedIncidentsDays)
+	v.positive("incident_response.retention.event_history_days", ir.Retention.EventHistoryDays)
+	v.positive("incident_response.retention.postmortems_days", ir.Retention.PostmortemsDays)
+
+	if c.DataDir == "" {
+		v.add("data_dir", "is required")
+	}
+	v.hostPort("api.listen", c.API.Listen, 0)
+	if c.Database.URL == "" {
+		v.add("database.url", "is required (e.g. sqlite:///incidents.db)")
+	} else if _, _, _, err := parseDatabaseURL(c.DatabaseURL()); err != nil {
+		v.errs = append(v.errs, err)
+	}
+
+	t := &c.Temporal
+	if t.Address != "" {
+		v.hostPort("temporal.address", t.Address, 1)
+	}
+	if t.Namespace == "" {
+		v.add("temporal.namespace", "is required")
+	}
+	if t.TaskQueue == "" {
+		v.add("temporal.task_queue", "is required")
+	}
+	v.port("temporal.embedded.frontend_port", t.Embedded.FrontendPort)
+	v.port("temporal.embedded.ui_port", t.Embedded.UIPort)
+	if c.Embedded() && t.Embedded.UIPort == t.Embedded.FrontendPort {
+		v.add("temporal.embedded.ui_port", "must differ from temporal.embedded.frontend_port (%d)", t.Embedded.FrontendPort)
+	}
+	return errors.Join(v.errs...)
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) add(key, format string, args ...any) {
+	v.errs = append(v.errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+func (v *validator) positive(key string, n int) {
+	if n <= 0 {
+		v.add(key, "must be positive, got %d", n)
+	}
+}
+
+func (v *validator) port(key string, n int) {
+	if n < 1 || n > 65535 {
+		v.add(key, "want a port number 1-65535, got %d", n)
+	}
+}
+
+func (v *validator) severities(key string, list []string) {
+	for _, s := range list {
+		if _, err := schemas.ParseSeverity(s); err != nil {
+			v.add(key, "%v", err)
+		}
+	}
+}
+
+// hostPort checks a host:port value; minPort is 0 where an ephemeral port is allowed.
+func (v *validator) hostPort(key, value string, minPort int) {
+	_, portStr, err := net.SplitHostPort(value)
+	if err != nil {
+		v.add(key, "want host:port (e.g. 127.0.0.1:8080), got %q", value)
+		return
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < minPort || port > 65535 {
+		v.add(key, "want a port number %d-65535, got %q", minPort, portStr)
+	}
+}
+
+// httpURL checks a secret URL without ever printing it.
+func (v *validator) httpURL(key string, s Secret) {
+	if s == "" {
+		return
+	}
+	u, err := url.Parse(s.Value())
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(key, "want an http:// or https:// URL (value not shown: it is a secret)")
+	}
+}
