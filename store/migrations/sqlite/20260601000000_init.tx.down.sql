@@ -1,0 +1,9 @@
+DROP TABLE IF EXISTS timeline;
+
+--bun:split
+
+DROP TABLE IF EXISTS incidents;
+
+--bun:split
+
+DROP TABLE IF EXISTS events;

@@ -1,0 +1,242 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun/driver/pgdriver"
+
+	"github.com/mahavishnu/mahavishnu/schemas"
+)
+
+// defaultTestPostgresURL is the PostgreSQL the tests use unless
+// MAHAVISHNU_TEST_POSTGRES_URL names another. PostgreSQL is required: tests fail, never
+// skip, when it is unreachable.
+const defaultTestPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+func testPostgresURL() string {
+	if u := os.Getenv("MAHAVISHNU_TEST_POSTGRES_URL"); u != "" {
+		return u
+	}
+	return defaultTestPostgresURL
+}
+
+// testDB is an empty database of one dialect, private to one test.
+type testDB struct {
+	dialect string
+	url     string
+	dataDir string
+}
+
+// eachDialect marks t parallel and runs fn as parallel subtests "sqlite" and "postgres",
+// each with a fresh, empty database: a file in a temp dir, or a new PostgreSQL schema
+// dropped at cleanup.
+func eachDialect(t *testing.T, fn func(t *testing.T, db testDB)) {
+	t.Helper()
+	t.Parallel()
+	for _, d := range []string{DialectSQLite, DialectPostgres} {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			fn(t, newTestDB(t, d))
+		})
+	}
+}
+
+// eachStore is eachDialect with the database opened (and migrated) by Open.
+func eachStore(t *testing.T, fn func(t *testing.T, s *Store)) {
+	t.Helper()
+	eachDialect(t, func(t *testing.T, db testDB) {
+		fn(t, openTestStore(t, db))
+	})
+}
+
+func newTestDB(t *testing.T, dialect string) testDB {
+	t.Helper()
+	if dialect == DialectSQLite {
+		return testDB{dialect: dialect, url: "sqlite:///incidents.db", dataDir: t.TempDir()}
+	}
+	return testDB{dialect: dialect, url: newPostgresSchema(t)}
+}
+
+// newPostgresSchema creates a uniquely named schema and returns a URL whose connections
+// use it (search_path), so tests run in parallel and repeatedly without interfering.
+func newPostgresSchema(t *testing.T) string {
+	t.Helper()
+	base := testPostgresURL()
+	u, err := url.Parse(base)
+	require.NoError(t, err, "MAHAVISHNU_TEST_POSTGRES_URL is not a valid URL")
+	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(base)))
+	t.Cleanup(func() { _ = admin.Close() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, admin.PingContext(ctx),
+		"PostgreSQL at %s is unreachable: start it or point MAHAVISHNU_TEST_POSTGRES_URL at one (the store tests need it)", u.Redacted())
+
+	buf := make([]byte, 6)
+	_, _ = rand.Read(buf)
+	schema := "store_test_" + hex.EncodeToString(buf)
+	_, err = admin.ExecContext(ctx, "CREATE SCHEMA "+schema)
+	require.NoError(t, err, "create schema %s", schema)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE")
+		require.NoError(t, err, "drop schema %s", schema)
+	})
+
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func openTestStore(t *testing.T, db testDB) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), db.url, db.dataDir)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	require.Equal(t, db.dialect, s.Dialect())
+	return s
+}
+
+// base is a fixed time with a nanosecond part, in a non-UTC zone, to catch conversions.
+var base = time.Date(2026, 3, 14, 15, 9, 26, 535897932, time.FixedZone("UTC+2", 2*3600))
+
+// stored is what the store returns for t: UTC, truncated to the microsecond.
+func stored(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func storedPtr(t time.Time) *time.Time {
+	v := stored(t)
+	return &v
+}
+
+func testEvent(id string, ts time.Time) schemas.Event {
+	return schemas.Event{
+		EventID:   id,
+		Timestamp: ts,
+		EventType: "error",
+		Source:    "api",
+		Severity:  schemas.SeverityHigh,
+		Component: "api",
+	}
+}
+
+func eventIDs(events []schemas.Event) []string {
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.EventID
+	}
+	return ids
+}
+
+func TestSQLitePath(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url, dataDir, want, wantErr string
+	}{
+		{url: "sqlite:///incidents.db", dataDir: "/data", want: "/data/incidents.db"},
+		{url: "sqlite:///sub/incidents.db", dataDir: "/data", want: "/data/sub/incidents.db"},
+		{url: "sqlite://incidents.db", dataDir: "/data", want: "/data/incidents.db"},
+		{url: "sqlite:///incidents.db", dataDir: "", want: "incidents.db"},
+		{url: "sqlite:////var/lib/m/incidents.db", dataDir: "/data", want: "/var/lib/m/incidents.db"},
+		{url: "sqlite://:memory:", want: ":memory:"},
+		{url: "sqlite:///", dataDir: "/data", wantErr: "no file name"},
+		{url: "sqlite:///x.db?mode=ro", dataDir: "/data", wantErr: "not supported"},
+		{url: "sqlite:x.db", wantErr: "want sqlite:///relative.db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			got, err := sqlitePath(tt.url, tt.dataDir)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestOpenErrorsNeverShowPassword(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, url, wantErr string
+	}{
+		{name: "unsupported scheme", url: "mysql://root:s3cret-pw@db/x", wantErr: `unsupported scheme "mysql"`},
+		{name: "unreachable", url: "postgres://app:s3cret-pw@127.0.0.1:1/x?sslmode=disable&dial_timeout=2s", wantErr: "postgres database postgres://app:xxxxx@127.0.0.1:1/x"},
+		{name: "bad sslmode", url: "postgres://app:s3cret-pw@127.0.0.1:1/x?sslmode=bogus", wantErr: "sslmode 'bogus' is not supported"},
+		{name: "bad url", url: "postgres://app:s3cret-pw@127.0.0.1:port/x", wantErr: "not a valid postgres:// URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Open(context.Background(), tt.url, t.TempDir())
+			require.ErrorContains(t, err, tt.wantErr)
+			require.NotContains(t, err.Error(), "s3cret-pw")
+		})
+	}
+}
+
+func TestSQLiteSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := openTestStore(t, testDB{dialect: DialectSQLite, url: "sqlite:///nested/dir/incidents.db", dataDir: dir})
+	ctx := context.Background()
+	_, err := s.InsertEvents(ctx, []schemas.Event{testEvent("e1", base)}, base)
+	require.NoError(t, err)
+
+	path := filepath.Join(dir, "nested", "dir", "incidents.db")
+	require.FileExists(t, path)
+	require.FileExists(t, path+"-wal", "WAL mode must create the -wal file")
+
+	// Several connections at once, so that every pooled connection is checked.
+	conns := make([]*sql.Conn, 3)
+	for i := range conns {
+		c, err := s.DB.DB.Conn(ctx)
+		require.NoError(t, err)
+		conns[i] = c
+	}
+	for i, c := range conns {
+		for pragma, want := range map[string]string{
+			"journal_mode": "wal", "busy_timeout": "10000", "synchronous": "1", "foreign_keys": "1",
+		} {
+			var got string
+			require.NoError(t, c.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got))
+			require.Equal(t, want, got, "connection %d: PRAGMA %s", i, pragma)
+		}
+	}
+	for _, c := range conns {
+		require.NoError(t, c.Close())
+	}
+}
+
+func TestSQLiteMemory(t *testing.T) {
+	t.Parallel()
+	s := openTestStore(t, testDB{dialect: DialectSQLite, url: "sqlite://:memory:"})
+	ctx := context.Background()
+	ins, err := s.InsertEvents(ctx, []schemas.Event{testEvent("e1", base)}, base)
+	require.NoError(t, err)
+	require.Equal(t, []string{"e1"}, ins)
+	n, err := s.CountEvents(ctx, EventFilter{})
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+}
+
+func TestPing(t *testing.T) {
+	eachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		s, err := Open(ctx, db.url, db.dataDir)
+		require.NoError(t, err)
+		require.NoError(t, s.Ping(ctx))
+		require.NoError(t, s.Close())
+		require.ErrorContains(t, s.Ping(ctx), "database is closed")
+	})
+}
