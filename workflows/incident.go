@@ -1,0 +1,306 @@
+// Package workflows holds the incident workflow: one durable workflow per incident that
+// runs the response stages as activities and waits on responders and timers. Deterministic
+// code only: time, timers and concurrency come from the workflow package.
+package workflows
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/mahavishnu/mahavishnu/activities"
+	"github.com/mahavishnu/mahavishnu/schemas"
+)
+
+// a is only used for activity method values; the worker registers the real instance.
+var a *activities.Activities
+
+// DefaultStabilizationWindow is how long no matching event must arrive before an
+// auto-resolving incident counts as stable.
+const DefaultStabilizationWindow = 5 * time.Minute
+
+// SystemActor is the actor recorded for what the workflow does by itself.
+const SystemActor = "mahavishnu"
+
+var (
+	saSeverity = temporal.NewSearchAttributeKeyKeyword(schemas.SearchAttrSeverity)
+	saStatus   = temporal.NewSearchAttributeKeyKeyword(schemas.SearchAttrStatus)
+	saType     = temporal.NewSearchAttributeKeyKeyword(schemas.SearchAttrType)
+)
+
+// SearchAttributes returns the search attributes an incident workflow starts with.
+func SearchAttributes(in schemas.IncidentInput) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(
+		saSeverity.ValueSet(string(in.Severity)),
+		saStatus.ValueSet(string(schemas.StatusDetected)),
+		saType.ValueSet(in.IncidentType),
+	)
+}
+
+var activityOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: time.Minute,
+	// Store writes are retried until they succeed: an incident must not lose a change
+	// because the database was briefly unavailable.
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval:    time.Second,
+		BackoffCoefficient: 2,
+		MaximumInterval:    time.Minute,
+	},
+}
+
+// IncidentWorkflow runs one incident from detection to post-mortem.
+func IncidentWorkflow(ctx workflow.Context, in schemas.IncidentInput) (schemas.Incident, error) {
+	w, err := setup(ctx, in)
+	if err != nil {
+		return schemas.Incident{}, err
+	}
+	return w.run(ctx)
+}
+
+type incident struct {
+	in     schemas.IncidentInput
+	inc    schemas.Incident
+	logger log.Logger
+
+	attachCh      workflow.ReceiveChannel
+	pendingAttach []string
+	// eventsSeen counts attach signals; a change restarts the stabilisation window.
+	eventsSeen int
+	resolved   bool
+}
+
+// setup validates the input, builds the initial snapshot, registers the handlers and
+// takes the events that came with the start (SignalWithStart delivers them first).
+func setup(ctx workflow.Context, in schemas.IncidentInput) (*incident, error) {
+	switch {
+	case !strings.HasPrefix(in.IncidentID, schemas.IncidentIDPrefix):
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("incident_id %q: want prefix %q", in.IncidentID, schemas.IncidentIDPrefix), "InvalidInput", nil)
+	case in.Fingerprint == "":
+		return nil, temporal.NewNonRetryableApplicationError("fingerprint: is required", "InvalidInput", nil)
+	case !in.Severity.Valid():
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("severity %q: invalid", in.Severity), "InvalidInput", nil)
+	case in.DetectedAt.IsZero():
+		return nil, temporal.NewNonRetryableApplicationError("detected_at: is required", "InvalidInput", nil)
+	}
+	info := workflow.GetInfo(ctx)
+	w := &incident{
+		in:     in,
+		logger: log.With(workflow.GetLogger(ctx), "IncidentID", in.IncidentID),
+		inc: schemas.Incident{
+			IncidentID:         in.IncidentID,
+			IncidentType:       in.IncidentType,
+			Severity:           in.Severity,
+			Status:             schemas.StatusDetected,
+			Title:              in.Title,
+			Description:        in.Description,
+			RuleID:             in.RuleID,
+			Fingerprint:        in.Fingerprint,
+			Source:             in.Source,
+			DetectedAt:         in.DetectedAt.UTC(),
+			AffectedComponents: []string{},
+			WorkflowID:         info.WorkflowExecution.ID,
+			RunID:              info.FirstRunID,
+			Version:            1,
+		},
+		attachCh: workflow.GetSignalChannel(ctx, schemas.SignalAttachEvents),
+	}
+	w.addEvents(in.Events)
+	for {
+		var batch schemas.AttachEvents
+		if !w.attachCh.ReceiveAsync(&batch) {
+			break
+		}
+		w.addEvents(batch)
+	}
+	if err := w.registerHandlers(ctx); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *incident) run(ctx workflow.Context) (schemas.Incident, error) {
+	ctx = workflow.WithActivityOptions(ctx, activityOptions)
+	w.logger.Info("incident opened", "Fingerprint", w.in.Fingerprint, "Severity", w.inc.Severity)
+	if err := w.sync(ctx, w.entry(ctx, schemas.TimelineDetected, SystemActor,
+		fmt.Sprintf("%s incident detected by rule %s for %s (%d events)", strings.ToUpper(string(w.inc.Severity)), w.in.RuleID, w.in.Source, len(w.pendingAttach)))); err != nil {
+		return w.inc, err
+	}
+
+	workflow.Go(ctx, w.signalLoop)
+	timerCtx, cancelTimer := workflow.WithCancel(ctx)
+	workflow.Go(timerCtx, w.mttrTimer)
+
+	for _, st := range []struct {
+		stage  activities.Stage
+		status schemas.Status
+	}{
+		{activities.StageAssess, schemas.StatusAssessing},
+		{activities.StageContain, schemas.StatusContaining},
+		{activities.StageInvestigate, schemas.StatusInvestigating},
+		{activities.StageRemediate, schemas.StatusRemediating},
+		{activities.StageRecover, schemas.StatusRecovering},
+	} {
+		if w.resolved {
+			break
+		}
+		w.setStatus(ctx, st.status)
+		res, err := w.runStage(ctx, st.stage)
+		if err != nil {
+			return w.inc, err
+		}
+		if st.stage == activities.StageAssess {
+			w.addComponents(res.Components)
+		}
+	}
+	if err := w.awaitResolution(ctx); err != nil {
+		return w.inc, err
+	}
+	cancelTimer()
+	if _, err := w.runStage(ctx, activities.StagePostMortem); err != nil {
+		return w.inc, err
+	}
+	// Let update handlers that are still writing finish before the workflow completes.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return w.inc, err
+	}
+	w.logger.Info("incident workflow finished", "Status", w.inc.Status)
+	return w.inc, nil
+}
+
+// awaitResolution waits for the resolve signal/update, or, with auto-resolution, for a
+// stabilisation window without a new event.
+func (w *incident) awaitResolution(ctx workflow.Context) error {
+	if !w.in.Settings.AutoResolution {
+		return workflow.Await(ctx, func() bool { return w.resolved })
+	}
+	window := w.in.Settings.StabilizationWindow
+	if window <= 0 {
+		window = DefaultStabilizationWindow
+	}
+	for !w.resolved {
+		seen := w.eventsSeen
+		changed, err := workflow.AwaitWithTimeout(ctx, window, func() bool { return w.resolved || w.eventsSeen != seen })
+		if err != nil {
+			return err
+		}
+		if !changed {
+			return w.resolve(ctx, schemas.Resolve{By: SystemActor,
+				Notes: fmt.Sprintf("auto-resolved: no matching event for %s", window)})
+		}
+	}
+	return nil
+}
+
+// mttrTimer records a breach when the incident is not resolved by the MTTR target.
+func (w *incident) mttrTimer(ctx workflow.Context) {
+	target := w.in.Settings.MTTRTarget
+	if target <= 0 {
+		target = schemas.DefaultMTTRTarget
+	}
+	if wait := w.inc.DetectedAt.Add(target).Sub(workflow.Now(ctx)); wait > 0 {
+		if err := workflow.Sleep(ctx, wait); err != nil {
+			return // cancelled: resolved in time
+		}
+	}
+	if w.resolved {
+		return
+	}
+	w.inc.MTTRBreached = true
+	w.inc.Version++
+	w.logger.Warn("MTTR target breached", "Target", target)
+	// The write must survive the timer's cancellation by a resolve arriving meanwhile.
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if err := w.sync(dctx, w.entry(ctx, schemas.TimelineMTTRBreached, SystemActor,
+		fmt.Sprintf("MTTR target of %s breached: not resolved yet", target))); err != nil {
+		w.logger.Error("recording MTTR breach failed", "Error", err)
+	}
+}
+
+func (w *incident) runStage(ctx workflow.Context, stage activities.Stage) (activities.StageResult, error) {
+	var res activities.StageResult
+	err := workflow.ExecuteActivity(ctx, a.RunStage, activities.StageInput{
+		Incident: w.inc, Stage: stage, Actions: w.in.Actions, Settings: w.in.Settings,
+	}).Get(ctx, &res)
+	if err != nil {
+		return res, fmt.Errorf("stage %s: %w", stage, err)
+	}
+	return res, nil
+}
+
+func (w *incident) setStatus(ctx workflow.Context, st schemas.Status) {
+	w.inc.Status = st
+	w.inc.Version++
+	if err := workflow.UpsertTypedSearchAttributes(ctx, saStatus.ValueSet(string(st))); err != nil {
+		w.logger.Warn("search attribute update failed", "Error", err)
+	}
+}
+
+// sync writes the current snapshot with the given timeline entries and pending
+// attachments. The event count comes back from the store, which attaches each event once.
+func (w *incident) sync(ctx workflow.Context, entries ...schemas.TimelineEntry) error {
+	in := activities.SyncInput{Incident: w.inc, Timeline: entries, AttachEventIDs: w.pendingAttach}
+	w.pendingAttach = nil
+	var res activities.SyncResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions), a.Sync, in).Get(ctx, &res)
+	if err == nil && len(in.AttachEventIDs) > 0 && res.EventCount > w.inc.EventCount {
+		w.inc.EventCount = res.EventCount
+	}
+	return err
+}
+
+func (w *incident) entry(ctx workflow.Context, kind, actor, msg string) schemas.TimelineEntry {
+	return schemas.TimelineEntry{
+		IncidentID: w.inc.IncidentID,
+		At:         workflow.Now(ctx).UTC(),
+		Kind:       kind,
+		Actor:      actor,
+		Message:    msg,
+		Key:        fmt.Sprintf("%s/%d", kind, w.inc.Version),
+	}
+}
+
+// addEvents folds a batch of attached events into the snapshot.
+func (w *incident) addEvents(b schemas.AttachEvents) {
+	if len(b.EventIDs) == 0 {
+		return
+	}
+	w.eventsSeen++
+	w.pendingAttach = append(w.pendingAttach, b.EventIDs...)
+	if !b.FirstAt.IsZero() && (w.inc.FirstEventAt == nil || b.FirstAt.Before(*w.inc.FirstEventAt)) {
+		first := b.FirstAt.UTC()
+		w.inc.FirstEventAt = &first
+		mttd := w.inc.DetectedAt.Sub(first).Seconds()
+		if mttd < 0 {
+			mttd = 0
+		}
+		w.inc.MTTDSeconds = &mttd
+	}
+	if !b.LastAt.IsZero() && (w.inc.LastEventAt == nil || b.LastAt.After(*w.inc.LastEventAt)) {
+		last := b.LastAt.UTC()
+		w.inc.LastEventAt = &last
+	}
+	w.addComponents(b.Components)
+	if b.Severity.Rank() > w.inc.Severity.Rank() {
+		w.inc.Severity = b.Severity
+	}
+	w.inc.Version++
+}
+
+func (w *incident) addComponents(components []string) {
+	seen := make(map[string]bool, len(w.inc.AffectedComponents))
+	for _, c := range w.inc.AffectedComponents {
+		seen[c] = true
+	}
+	for _, c := range components {
+		if c != "" && !seen[c] {
+			seen[c] = true
+			w.inc.AffectedComponents = append(w.inc.AffectedComponents, c)
+		}
+	}
+	sort.Strings(w.inc.AffectedComponents)
+}
