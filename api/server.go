@@ -1,0 +1,415 @@
+// Package api is the manager's HTTP server: event ingest, the incident JSON API and
+// /healthz. Handlers return errors into one function that maps them to status codes and
+// JSON bodies; internal error details are logged, never sent to clients.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mahavishnu/mahavishnu/manager"
+	"github.com/mahavishnu/mahavishnu/schemas"
+	"github.com/mahavishnu/mahavishnu/store"
+)
+
+// MaxBodyBytes bounds a request body; larger ingest requests get 413.
+const MaxBodyBytes = 1 << 20
+
+// MaxBatch is the most events one ingest request may carry.
+const MaxBatch = 5000
+
+// Options configure the server.
+type Options struct {
+	Manager *manager.Manager
+	// Token guards write endpoints; empty means only loopback clients may write.
+	Token  string
+	Logger *slog.Logger
+	// Health reports the Temporal connection (nil: not checked).
+	TemporalHealth func(ctx context.Context) error
+	// WorkflowURL links an incident to the Temporal Web UI ("" when there is none).
+	WorkflowURL func(workflowID, runID string) string
+}
+
+// Server is the HTTP API.
+type Server struct {
+	opts Options
+	m    *manager.Manager
+	log  *slog.Logger
+}
+
+// New returns the API server.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Server{opts: opts, m: opts.Manager, log: opts.Logger}
+}
+
+// Handler returns the routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(pattern string, write bool, h func(http.ResponseWriter, *http.Request) error) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if write {
+				if err := s.authorize(r); err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+			}
+			if err := h(w, r); err != nil {
+				s.writeError(w, r, err)
+			}
+		})
+	}
+	handle("GET /healthz", false, s.health)
+	handle("GET /{$}", false, s.index)
+	handle("POST /api/v1/events", true, s.postEvents)
+	handle("GET /api/v1/events", false, s.listEvents)
+	handle("GET /api/v1/incidents", false, s.listIncidents)
+	handle("GET /api/v1/incidents/{id}", false, s.getIncident)
+	handle("GET /api/v1/incidents/{id}/timeline", false, s.timeline)
+	handle("POST /api/v1/incidents/{id}/acknowledge", true, s.acknowledge)
+	handle("POST /api/v1/incidents/{id}/assign", true, s.assign)
+	handle("POST /api/v1/incidents/{id}/resolve", true, s.resolve)
+	handle("POST /api/v1/incidents/{id}/close", true, s.closeIncident)
+	return mux
+}
+
+// httpError is an error with a status code and a message safe to show the client.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	body := map[string]any{}
+	status := http.StatusInternalServerError
+	var (
+		he       *httpError
+		fe       *schemas.FieldError
+		tooLarge *http.MaxBytesError
+		rej      *manager.RejectedError
+	)
+	switch {
+	case errors.As(err, &he):
+		status, body["error"] = he.status, he.msg
+	case errors.As(err, &fe):
+		status, body["error"], body["field"] = http.StatusBadRequest, fe.Error(), fe.Field
+		if fe.Index >= 0 {
+			body["index"] = fe.Index
+		}
+	case errors.As(err, &tooLarge):
+		status, body["error"] = http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", tooLarge.Limit)
+	case errors.Is(err, store.ErrNotFound):
+		status, body["error"] = http.StatusNotFound, "incident not found"
+	case errors.As(err, &rej):
+		status, body["error"] = http.StatusConflict, rej.Reason
+	default:
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		body["error"] = "internal error"
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// authorize lets a write through with the right bearer token, or, without a configured
+// token, only from a loopback address.
+func (s *Server) authorize(r *http.Request) error {
+	if s.opts.Token == "" {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); err == nil && ip != nil && ip.IsLoopback() {
+			return nil
+		}
+		return &httpError{status: http.StatusForbidden, msg: "writes are only accepted from loopback clients when api.token is not set"}
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {
+		return &httpError{status: http.StatusUnauthorized, msg: "missing or wrong bearer token"}
+	}
+	return nil
+}
+
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	return io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("invalid JSON body: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return nil
+}
+
+func (s *Server) index(w http.ResponseWriter, _ *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"service": "mahavishnu incident manager",
+		"endpoints": []string{"GET /healthz", "POST /api/v1/events", "GET /api/v1/events",
+			"GET /api/v1/incidents", "GET /api/v1/incidents/{id}", "GET /api/v1/incidents/{id}/timeline",
+			"POST /api/v1/incidents/{id}/acknowledge|assign|resolve|close"},
+	})
+	return nil
+}
+
+// Health is the body of GET /healthz.
+type Health struct {
+	Status   string         `json:"status"`
+	Manager  manager.Status `json:"manager"`
+	Store    string         `json:"store"`
+	Temporal string         `json:"temporal"`
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+	h := Health{Status: "ok", Manager: s.m.Status(), Store: "ok", Temporal: "ok"}
+	if err := s.m.Store().Ping(r.Context()); err != nil {
+		h.Status, h.Store = "degraded", "unreachable"
+		s.log.Warn("health: store", "error", err)
+	}
+	if s.opts.TemporalHealth != nil {
+		if err := s.opts.TemporalHealth(r.Context()); err != nil {
+			h.Status, h.Temporal = "degraded", "unreachable"
+			s.log.Warn("health: temporal", "error", err)
+		}
+	}
+	status := http.StatusOK
+	if h.Status != "ok" {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, h)
+	return nil
+}
+
+// IngestResponse is the body of a 202 answer to POST /api/v1/events.
+type IngestResponse struct {
+	Accepted int      `json:"accepted"`
+	EventIDs []string `json:"event_ids"`
+}
+
+func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) error {
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	events, err := schemas.DecodeEvents(body)
+	if err != nil {
+		return err
+	}
+	if len(events) > MaxBatch {
+		return &httpError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("batch of %d events: at most %d per request", len(events), MaxBatch)}
+	}
+	ids, err := s.m.SubmitEvents(r.Context(), events)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusAccepted, IngestResponse{Accepted: len(ids), EventIDs: ids})
+	return nil
+}
+
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := store.EventFilter{Type: q.Get("type"), Source: q.Get("source"), IncidentID: q.Get("incident_id")}
+	var err error
+	if f.Last, err = intParam(q.Get("last"), "last"); err != nil {
+		return err
+	}
+	if f.Since, err = sinceParam(q.Get("since")); err != nil {
+		return err
+	}
+	events, err := s.m.Store().ListEvents(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": nonNil(events)})
+	return nil
+}
+
+func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := store.IncidentFilter{Status: q.Get("status"), Type: q.Get("type")}
+	if f.Status != "" && f.Status != schemas.StatusActive {
+		if _, err := schemas.ParseStatus(f.Status); err != nil {
+			return badRequest("status: %s", err)
+		}
+	}
+	if v := q.Get("severity"); v != "" {
+		sev, err := schemas.ParseSeverity(v)
+		if err != nil {
+			return badRequest("severity: %s", err)
+		}
+		f.Severity = sev
+	}
+	var err error
+	if f.Limit, err = intParam(q.Get("limit"), "limit"); err != nil {
+		return err
+	}
+	if f.Since, err = sinceParam(q.Get("since")); err != nil {
+		return err
+	}
+	incs, err := s.m.Store().ListIncidents(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"incidents": nonNil(incs)})
+	return nil
+}
+
+// IncidentDetail is an incident with its links.
+type IncidentDetail struct {
+	schemas.Incident
+	TemporalURL string `json:"temporal_url,omitempty"`
+}
+
+func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) error {
+	inc, err := s.m.Store().GetIncident(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	d := IncidentDetail{Incident: *inc}
+	if s.opts.WorkflowURL != nil {
+		d.TemporalURL = s.opts.WorkflowURL(inc.WorkflowID, inc.RunID)
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) timeline(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := s.m.Store().GetIncident(r.Context(), id); err != nil {
+		return err
+	}
+	entries, err := s.m.Store().Timeline(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"timeline": nonNil(entries)})
+	return nil
+}
+
+type actorRequest struct {
+	By    string `json:"by"`
+	To    string `json:"to"`
+	Notes string `json:"notes"`
+}
+
+func (s *Server) incidentOp(w http.ResponseWriter, r *http.Request, op func(ctx context.Context, id string, req actorRequest) (*schemas.Incident, error)) error {
+	var req actorRequest
+	if err := decodeBody(w, r, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.By) == "" {
+		return badRequest("by: who does this is required")
+	}
+	inc, err := op(r.Context(), r.PathValue("id"), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, inc)
+	return nil
+}
+
+func (s *Server) acknowledge(w http.ResponseWriter, r *http.Request) error {
+	return s.incidentOp(w, r, func(ctx context.Context, id string, req actorRequest) (*schemas.Incident, error) {
+		return s.m.Ops().Acknowledge(ctx, id, req.By)
+	})
+}
+
+func (s *Server) assign(w http.ResponseWriter, r *http.Request) error {
+	return s.incidentOp(w, r, func(ctx context.Context, id string, req actorRequest) (*schemas.Incident, error) {
+		if strings.TrimSpace(req.To) == "" {
+			return nil, badRequest("to: the assignee is required")
+		}
+		return s.m.Ops().Assign(ctx, id, req.To, req.By)
+	})
+}
+
+func (s *Server) resolve(w http.ResponseWriter, r *http.Request) error {
+	return s.incidentOp(w, r, func(ctx context.Context, id string, req actorRequest) (*schemas.Incident, error) {
+		return s.m.Ops().Resolve(ctx, id, req.By, req.Notes)
+	})
+}
+
+func (s *Server) closeIncident(w http.ResponseWriter, r *http.Request) error {
+	return s.incidentOp(w, r, func(ctx context.Context, id string, req actorRequest) (*schemas.Incident, error) {
+		return s.m.Ops().Close(ctx, id, req.By)
+	})
+}
+
+func intParam(v, name string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, badRequest("%s: want a non-negative integer, got %q", name, v)
+	}
+	return n, nil
+}
+
+// sinceParam parses "10m", "1h", "7d" (days allowed) or an RFC 3339 time.
+func sinceParam(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := ParseSince(v, time.Now())
+	if err != nil {
+		return time.Time{}, badRequest("since: %s", err)
+	}
+	return t, nil
+}
+
+// ParseSince turns "10m", "2h", "7d" or an RFC 3339 time into an instant before now.
+func ParseSince(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC(), nil
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return time.Time{}, fmt.Errorf("want a duration like 10m, 2h, 7d or an RFC 3339 time, got %q", v)
+		}
+		return now.Add(-time.Duration(n) * 24 * time.Hour).UTC(), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return time.Time{}, fmt.Errorf("want a duration like 10m, 2h, 7d or an RFC 3339 time, got %q", v)
+	}
+	return now.Add(-d).UTC(), nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,396 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mahavishnu/mahavishnu/manager"
+	"github.com/mahavishnu/mahavishnu/schemas"
+	"github.com/mahavishnu/mahavishnu/store"
+)
+
+func incidentsCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name:  "incidents",
+		Usage: "detect, respond to and inspect incidents",
+		Subcommands: []*cli.Command{
+			startCommand(r),
+			statusCommand(r),
+			listCommand(r),
+			getCommand(r),
+			timelineCommand(r),
+			acknowledgeCommand(r),
+			assignCommand(r),
+			resolveCommand(r),
+			closeCommand(r),
+			eventsCommand(r),
+			simulateCommand(r),
+		},
+	}
+}
+
+func listCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: "list incidents, newest first",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "status", Usage: "active (not resolved or closed), or one status: " + statusNames()},
+			&cli.StringFlag{Name: "severity", Usage: "low, medium, high or critical"},
+			&cli.StringFlag{Name: "type", Usage: "incident type, e.g. error_burst"},
+			&cli.IntFlag{Name: "limit", Value: 50, Usage: "at most this many incidents"},
+			outputFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			format, err := outputFormat(c)
+			if err != nil {
+				return err
+			}
+			if err := exactArgs(c); err != nil {
+				return err
+			}
+			f := store.IncidentFilter{Status: strings.ToLower(c.String("status")), Type: c.String("type"), Limit: c.Int("limit")}
+			if f.Status != "" && f.Status != schemas.StatusActive {
+				if _, err := schemas.ParseStatus(f.Status); err != nil {
+					return fmt.Errorf("--status: %w", err)
+				}
+			}
+			if v := c.String("severity"); v != "" {
+				if f.Severity, err = schemas.ParseSeverity(v); err != nil {
+					return fmt.Errorf("--severity: %w", err)
+				}
+			}
+			st, err := r.Store(c.Context)
+			if err != nil {
+				return err
+			}
+			incs, err := st.ListIncidents(c.Context, f)
+			if err != nil {
+				return err
+			}
+			if format == outputJSON {
+				if incs == nil {
+					incs = []schemas.Incident{}
+				}
+				return writeJSON(c.App.Writer, incs)
+			}
+			if len(incs) == 0 {
+				fmt.Fprintln(c.App.Writer, "No incidents.")
+				return nil
+			}
+			tw := newTable(c.App.Writer)
+			fmt.Fprintln(tw, "ID\tSEVERITY\tSTATUS\tTYPE\tTITLE\tEVENTS\tDETECTED\tACK BY\tASSIGNED")
+			for _, inc := range incs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", inc.IncidentID, strings.ToUpper(string(inc.Severity)),
+					inc.Status, inc.IncidentType, inc.Title, inc.EventCount, fmtTime(&inc.DetectedAt),
+					orDash(inc.AcknowledgedBy), orDash(inc.AssignedTo))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func statusNames() string {
+	names := make([]string, len(schemas.Statuses))
+	for i, s := range schemas.Statuses {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
+
+func getCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name:      "get",
+		Usage:     "show one incident",
+		ArgsUsage: "INCIDENT_ID",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "timeline", Usage: "also show the timeline"},
+			&cli.BoolFlag{Name: "full", Usage: "also show the timeline and the attached events"},
+			outputFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			format, err := outputFormat(c)
+			if err != nil {
+				return err
+			}
+			if err := exactArgs(c, "incident_id"); err != nil {
+				return err
+			}
+			st, err := r.Store(c.Context)
+			if err != nil {
+				return err
+			}
+			inc, err := st.GetIncident(c.Context, c.Args().First())
+			if err != nil {
+				return incidentError(c.Args().First(), err)
+			}
+			detail := incidentDetail{Incident: *inc, TemporalURL: r.workflowURL(inc)}
+			full := c.Bool("full")
+			if c.Bool("timeline") || full {
+				if detail.Timeline, err = st.Timeline(c.Context, inc.IncidentID); err != nil {
+					return err
+				}
+			}
+			if full {
+				if detail.Events, err = st.ListEvents(c.Context, store.EventFilter{IncidentID: inc.IncidentID, Last: 1000}); err != nil {
+					return err
+				}
+			}
+			if format == outputJSON {
+				return writeJSON(c.App.Writer, detail)
+			}
+			printIncident(c, detail)
+			return nil
+		},
+	}
+}
+
+type incidentDetail struct {
+	schemas.Incident
+	TemporalURL string                  `json:"temporal_url,omitempty"`
+	Timeline    []schemas.TimelineEntry `json:"timeline,omitempty"`
+	Events      []schemas.Event         `json:"events,omitempty"`
+}
+
+func printIncident(c *cli.Context, d incidentDetail) {
+	inc := d.Incident
+	tw := newTable(c.App.Writer)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row("Incident", inc.IncidentID)
+	row("Title", inc.Title)
+	row("Type", inc.IncidentType)
+	row("Severity", strings.ToUpper(string(inc.Severity)))
+	row("Status", string(inc.Status))
+	row("Rule", orDash(inc.RuleID))
+	row("Source", orDash(inc.Source))
+	row("Affected components", orDash(strings.Join(inc.AffectedComponents, ", ")))
+	row("Events", fmt.Sprint(inc.EventCount))
+	row("First event", fmtTime(inc.FirstEventAt))
+	row("Detected", fmtTime(&inc.DetectedAt))
+	ack := fmtTime(inc.AcknowledgedAt)
+	if inc.AcknowledgedBy != "" {
+		ack += " by " + inc.AcknowledgedBy
+	}
+	row("Acknowledged", ack)
+	row("Assigned to", orDash(inc.AssignedTo))
+	resolved := fmtTime(inc.ResolvedAt)
+	if inc.ResolvedBy != "" {
+		resolved += " by " + inc.ResolvedBy
+	}
+	row("Resolved", resolved)
+	if inc.ResolutionNotes != "" {
+		row("Resolution notes", inc.ResolutionNotes)
+	}
+	if inc.ClosedAt != nil {
+		row("Closed", fmtTime(inc.ClosedAt)+" by "+orDash(inc.ClosedBy))
+	}
+	row("MTTD", fmtSeconds(inc.MTTDSeconds))
+	row("MTTA", fmtSeconds(inc.MTTASeconds))
+	row("MTTR", fmtSeconds(inc.MTTRSeconds))
+	if inc.MTTRBreached {
+		row("MTTR target", "BREACHED")
+	}
+	row("Workflow", inc.WorkflowID)
+	if d.TemporalURL != "" {
+		row("Temporal UI", d.TemporalURL)
+	}
+	_ = tw.Flush()
+	if d.Timeline != nil {
+		fmt.Fprintln(c.App.Writer, "\nTimeline:")
+		printTimeline(c, d.Timeline)
+	}
+	if d.Events != nil {
+		fmt.Fprintf(c.App.Writer, "\nEvents (%d, newest first):\n", len(d.Events))
+		printEvents(c, d.Events)
+	}
+}
+
+func timelineCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name:      "timeline",
+		Usage:     "show an incident's timeline, oldest first",
+		ArgsUsage: "INCIDENT_ID",
+		Flags:     []cli.Flag{outputFlag()},
+		Action: func(c *cli.Context) error {
+			format, err := outputFormat(c)
+			if err != nil {
+				return err
+			}
+			if err := exactArgs(c, "incident_id"); err != nil {
+				return err
+			}
+			st, err := r.Store(c.Context)
+			if err != nil {
+				return err
+			}
+			id := c.Args().First()
+			if _, err := st.GetIncident(c.Context, id); err != nil {
+				return incidentError(id, err)
+			}
+			entries, err := st.Timeline(c.Context, id)
+			if err != nil {
+				return err
+			}
+			if format == outputJSON {
+				if entries == nil {
+					entries = []schemas.TimelineEntry{}
+				}
+				return writeJSON(c.App.Writer, entries)
+			}
+			printTimeline(c, entries)
+			return nil
+		},
+	}
+}
+
+func printTimeline(c *cli.Context, entries []schemas.TimelineEntry) {
+	tw := newTable(c.App.Writer)
+	fmt.Fprintln(tw, "TIME\tKIND\tACTOR\tMESSAGE")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", fmtTime(&e.At), e.Kind, orDash(e.Actor), e.Message)
+	}
+	_ = tw.Flush()
+}
+
+func byFlag() *cli.StringFlag {
+	return &cli.StringFlag{Name: "by", Value: currentUser(), Usage: "who does this (recorded on the timeline)"}
+}
+
+func acknowledgeCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name:      "acknowledge",
+		Aliases:   []string{"ack"},
+		Usage:     "acknowledge an incident",
+		ArgsUsage: "INCIDENT_ID",
+		Flags:     []cli.Flag{byFlag(), outputFlag()},
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, "incident_id"); err != nil {
+				return err
+			}
+			return r.op(c, func(ops *manager.Ops, id string) (*schemas.Incident, error) {
+				return ops.Acknowledge(c.Context, id, c.String("by"))
+			}, func(inc *schemas.Incident) string {
+				return fmt.Sprintf("Incident %s acknowledged by %s.", inc.IncidentID, inc.AcknowledgedBy)
+			})
+		},
+	}
+}
+
+func assignCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name:      "assign",
+		Usage:     "assign an incident to a responder",
+		ArgsUsage: "INCIDENT_ID ASSIGNEE",
+		Flags:     []cli.Flag{byFlag(), outputFlag()},
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, "incident_id", "assignee"); err != nil {
+				return err
+			}
+			return r.op(c, func(ops *manager.Ops, id string) (*schemas.Incident, error) {
+				return ops.Assign(c.Context, id, c.Args().Get(1), c.String("by"))
+			}, func(inc *schemas.Incident) string {
+				return fmt.Sprintf("Incident %s assigned to %s.", inc.IncidentID, inc.AssignedTo)
+			})
+		},
+	}
+}
+
+func resolveCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name:      "resolve",
+		Usage:     "resolve an incident; the post-mortem is generated next",
+		ArgsUsage: "INCIDENT_ID",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "notes", Usage: "how it was resolved (shown in the post-mortem)"},
+			byFlag(), outputFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, "incident_id"); err != nil {
+				return err
+			}
+			return r.op(c, func(ops *manager.Ops, id string) (*schemas.Incident, error) {
+				return ops.Resolve(c.Context, id, c.String("by"), c.String("notes"))
+			}, func(inc *schemas.Incident) string {
+				return fmt.Sprintf("Incident %s resolved by %s (MTTR %s).", inc.IncidentID, inc.ResolvedBy, fmtSeconds(inc.MTTRSeconds))
+			})
+		},
+	}
+}
+
+func closeCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name:      "close",
+		Usage:     "close a resolved incident",
+		ArgsUsage: "INCIDENT_ID",
+		Flags:     []cli.Flag{byFlag(), outputFlag()},
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, "incident_id"); err != nil {
+				return err
+			}
+			format, err := outputFormat(c)
+			if err != nil {
+				return err
+			}
+			st, err := r.Store(c.Context)
+			if err != nil {
+				return err
+			}
+			ops := &manager.Ops{Store: st}
+			inc, err := ops.Close(c.Context, c.Args().First(), c.String("by"))
+			if err != nil {
+				return incidentError(c.Args().First(), err)
+			}
+			if format == outputJSON {
+				return writeJSON(c.App.Writer, inc)
+			}
+			fmt.Fprintf(c.App.Writer, "Incident %s closed by %s.\n", inc.IncidentID, inc.ClosedBy)
+			return nil
+		},
+	}
+}
+
+// op runs a responder operation that goes to the incident's workflow.
+func (r *runtime) op(c *cli.Context, do func(*manager.Ops, string) (*schemas.Incident, error), done func(*schemas.Incident) string) error {
+	format, err := outputFormat(c)
+	if err != nil {
+		return err
+	}
+	st, err := r.Store(c.Context)
+	if err != nil {
+		return err
+	}
+	id := c.Args().First()
+	if _, err := st.GetIncident(c.Context, id); err != nil {
+		return incidentError(id, err)
+	}
+	tc, err := r.Client(c.Context)
+	if err != nil {
+		return err
+	}
+	inc, err := do(&manager.Ops{Store: st, Client: tc}, id)
+	if err != nil {
+		return incidentError(id, err)
+	}
+	if format == outputJSON {
+		return writeJSON(c.App.Writer, inc)
+	}
+	fmt.Fprintln(c.App.Writer, done(inc))
+	return nil
+}
+
+func incidentError(id string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("incident %s not found", id)
+	}
+	return err
+}
+
+func (r *runtime) workflowURL(inc *schemas.Incident) string {
+	if !r.cfg.Embedded() || r.cfg.Temporal.Embedded.UIPort == 0 {
+		return ""
+	}
+	return schemas.WorkflowUIURL(fmt.Sprintf("http://127.0.0.1:%d", r.cfg.Temporal.Embedded.UIPort),
+		r.cfg.Temporal.Namespace, inc.WorkflowID, inc.RunID)
+}

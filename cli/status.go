@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mahavishnu/mahavishnu/api"
+	"github.com/mahavishnu/mahavishnu/config"
+	"github.com/mahavishnu/mahavishnu/schemas"
+)
+
+// statusReport is what `incidents status` shows.
+type statusReport struct {
+	Manager   string                 `json:"manager"`
+	APIURL    string                 `json:"api_url"`
+	Health    *api.Health            `json:"health,omitempty"`
+	Temporal  string                 `json:"temporal_address"`
+	Namespace string                 `json:"namespace"`
+	Database  string                 `json:"database"`
+	Incidents map[schemas.Status]int `json:"incidents"`
+	Active    int                    `json:"active_incidents"`
+	Error     string                 `json:"error,omitempty"`
+}
+
+func statusCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show whether the incident manager is running, and incident counts; exits 1 when it is not healthy",
+		Flags: []cli.Flag{outputFlag()},
+		Action: func(c *cli.Context) error {
+			format, err := outputFormat(c)
+			if err != nil {
+				return err
+			}
+			if err := exactArgs(c); err != nil {
+				return err
+			}
+			cl := r.api()
+			rep := statusReport{
+				APIURL: cl.base, Temporal: r.cfg.TemporalHostPort(), Namespace: r.cfg.Temporal.Namespace,
+				Database: config.RedactURL(r.cfg.DatabaseURL()),
+			}
+			var h api.Health
+			code, err := cl.do(c.Context, http.MethodGet, "/healthz", nil, &h)
+			switch {
+			case err != nil && code == 0:
+				rep.Manager, rep.Error = "not running", err.Error()
+			case code == http.StatusOK:
+				rep.Manager, rep.Health = "running", &h
+			default:
+				rep.Manager, rep.Health = "degraded", &h
+			}
+			if st, err := r.Store(c.Context); err == nil {
+				if counts, err := st.CountIncidentsByStatus(c.Context); err == nil {
+					rep.Incidents = counts
+					for s, n := range counts {
+						if s.Active() {
+							rep.Active += n
+						}
+					}
+				}
+			}
+			if format == outputJSON {
+				if err := writeJSON(c.App.Writer, rep); err != nil {
+					return err
+				}
+			} else {
+				printStatus(c, rep)
+			}
+			if rep.Manager != "running" {
+				return cli.Exit("", 1)
+			}
+			return nil
+		},
+	}
+}
+
+func printStatus(c *cli.Context, rep statusReport) {
+	tw := newTable(c.App.Writer)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row("Incident manager", rep.Manager+" ("+rep.APIURL+")")
+	if rep.Error != "" {
+		row("Error", rep.Error)
+	}
+	if h := rep.Health; h != nil {
+		row("Store", h.Store)
+		row("Temporal", h.Temporal+" ("+rep.Temporal+", namespace "+rep.Namespace+")")
+		row("Uptime", fmtSeconds(&h.Manager.UptimeSeconds))
+		row("Rules enabled", fmt.Sprintf("%d of %d", h.Manager.RulesEnabled, h.Manager.Rules))
+		row("Events accepted", fmt.Sprint(h.Manager.EventsAccepted))
+		row("Incidents opened", fmt.Sprint(h.Manager.IncidentsOpened))
+		row("Detection errors", fmt.Sprint(h.Manager.DetectionErrors))
+		if h.Manager.PendingRetries > 0 {
+			row("Detections waiting to retry", fmt.Sprint(h.Manager.PendingRetries))
+		}
+		if h.Manager.LastError != "" {
+			row("Last error", h.Manager.LastError)
+		}
+	}
+	row("Database", rep.Database)
+	if rep.Incidents != nil {
+		row("Active incidents", fmt.Sprint(rep.Active))
+		for _, s := range schemas.Statuses {
+			if n := rep.Incidents[s]; n > 0 {
+				row("  "+string(s), fmt.Sprint(n))
+			}
+		}
+	}
+	_ = tw.Flush()
+}

@@ -1,0 +1,97 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/mahavishnu/mahavishnu/schemas"
+	"github.com/mahavishnu/mahavishnu/store"
+)
+
+// RejectedError is a responder operation the incident refused (acknowledged twice,
+// resolved already, closed before resolved...). Its message is the reason.
+type RejectedError struct{ Reason string }
+
+func (e *RejectedError) Error() string { return e.Reason }
+
+func rejected(format string, args ...any) error {
+	return &RejectedError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Ops are the responder operations on an incident, shared by the CLI and the HTTP API.
+// Operations that change a running incident go to its workflow as Updates, so the caller
+// gets the workflow's answer and, on success, the read model already shows the change.
+type Ops struct {
+	Store  *store.Store
+	Client client.Client
+}
+
+// Acknowledge records who acknowledged the incident.
+func (o *Ops) Acknowledge(ctx context.Context, id, by string) (*schemas.Incident, error) {
+	return o.update(ctx, id, schemas.UpdateAcknowledge, schemas.Acknowledge{By: by})
+}
+
+// Assign assigns the incident to a responder.
+func (o *Ops) Assign(ctx context.Context, id, to, by string) (*schemas.Incident, error) {
+	return o.update(ctx, id, schemas.UpdateAssign, schemas.Assign{To: to, By: by})
+}
+
+// Resolve resolves the incident with notes; the workflow then writes the post-mortem.
+func (o *Ops) Resolve(ctx context.Context, id, by, notes string) (*schemas.Incident, error) {
+	return o.update(ctx, id, schemas.UpdateResolve, schemas.Resolve{By: by, Notes: notes})
+}
+
+// Close closes a resolved incident.
+func (o *Ops) Close(ctx context.Context, id, by string) (*schemas.Incident, error) {
+	inc, err := o.Store.CloseIncident(ctx, id, by, time.Now().UTC())
+	if errors.Is(err, store.ErrNotResolved) || errors.Is(err, store.ErrAlreadyClosed) {
+		return nil, &RejectedError{Reason: err.Error()}
+	}
+	return inc, err
+}
+
+func (o *Ops) update(ctx context.Context, id, name string, arg any) (*schemas.Incident, error) {
+	inc, err := o.Store.GetIncident(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !inc.Status.Active() {
+		return nil, rejected("incident %s is already %s", id, inc.Status)
+	}
+	handle, err := o.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		UpdateID:            uuid.NewString(),
+		WorkflowID:          inc.WorkflowID,
+		FirstExecutionRunID: inc.RunID,
+		UpdateName:          name,
+		Args:                []any{arg},
+		WaitForStage:        client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		var out schemas.Incident
+		if err = handle.Get(ctx, &out); err == nil {
+			return &out, nil
+		}
+	}
+	return nil, updateError(id, name, err)
+}
+
+// updateError turns a workflow's refusal into ErrRejected with its plain reason.
+func updateError(id, name string, err error) error {
+	var appErr *temporal.ApplicationError
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &appErr):
+		return rejected("%s", appErr.Message())
+	case errors.As(err, &notFound):
+		return rejected("incident %s is no longer running (resolved?)", id)
+	}
+	return fmt.Errorf("%s %s: %w", strings.ReplaceAll(name, "_", " "), id, err)
+}
