@@ -1,0 +1,38 @@
+# Mahavishnu Incident Response. `make run` starts everything on one machine; `make test`
+# runs the whole test suite (needs PostgreSQL on 127.0.0.1:5432, see README).
+GO        ?= go
+BIN       := bin/mahavishnu
+# The embedded Temporal server makes the binary large; strip symbols for run builds.
+LDFLAGS   := -s -w
+PKGS      := ./...
+
+.PHONY: run build test test-unit fuzz bench lint histories tidy clean
+
+build:
+	$(GO) build -ldflags="$(LDFLAGS)" -o $(BIN) ./cmd/mahavishnu
+
+## run: the embedded Temporal server + Web UI, worker, detector and HTTP API, in the foreground
+run: build
+	./$(BIN) incidents start
+
+## test: every test, including PostgreSQL, the real embedded Temporal server and replay
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+## bench: benchmarks, results go in docs/benchmarks.md by hand with the machine
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./detector/ ./store/
+
+## lint: formatting, vet, tidy
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet $(PKGS)
+	$(GO) mod tidy -diff
+
+## histories: record workflow histories from real runs on the embedded server into testdata/histories
+histories:
+	MAHAVISHNU_RECORD_HISTORIES=$(CURDIR)/testdata/histories $(GO) test -count=1 -run 'TestEndToEnd' ./integration/
+
+clean:
+	rm -rf bin data

@@ -1,0 +1,188 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/mahavishnu/mahavishnu/schemas"
+)
+
+type incidentJSON struct {
+	schemas.Incident
+	TemporalURL string                  `json:"temporal_url"`
+	Timeline    []schemas.TimelineEntry `json:"timeline"`
+}
+
+func (e *env) listIncidents(t *testing.T, args ...string) []schemas.Incident {
+	t.Helper()
+	var incs []schemas.Incident
+	require.NoError(t, json.Unmarshal([]byte(e.mustRun(t, append([]string{"incidents", "list", "-o", "json"}, args...)...)), &incs))
+	return incs
+}
+
+func (e *env) getIncident(t *testing.T, id string) incidentJSON {
+	t.Helper()
+	var inc incidentJSON
+	require.NoError(t, json.Unmarshal([]byte(e.mustRun(t, "incidents", "get", id, "--timeline", "-o", "json")), &inc))
+	return inc
+}
+
+func errorEvent(source string, i int) string {
+	return fmt.Sprintf(`{"event_type":"error","source":%q,"severity":"HIGH","message":"Test error %d"}`, source, i)
+}
+
+// TestEndToEnd drives event -> incident -> acknowledge -> assign -> resolve -> close on the
+// real embedded Temporal server, through the HTTP API and the CLI.
+func TestEndToEnd(t *testing.T) {
+	e := newEnv(t, "")
+	stop := e.startManager(t)
+
+	// Bad input is refused with the field named, and nothing is stored.
+	code, body := e.postEvents(t, `{"source":"api"}`)
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Equal(t, "event_type", body["field"])
+	code, body = e.postEvents(t, `[`+errorEvent("api", 0)+`,{"event_type":"error","source":"api","severity":"urgent"}]`)
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Equal(t, "severity", body["field"])
+	require.EqualValues(t, 1, body["index"])
+	require.Contains(t, e.mustRun(t, "incidents", "events", "list"), "No events.")
+
+	// Ten errors from one source, one request each as curl would send them, open exactly
+	// one HIGH error_burst incident.
+	for i := 1; i <= 10; i++ {
+		code, body := e.postEvents(t, errorEvent("api", i))
+		require.Equal(t, http.StatusAccepted, code, "%v", body)
+	}
+	var inc schemas.Incident
+	eventually(t, 30*time.Second, "the incident to reach recovering", func() bool {
+		incs := e.listIncidents(t)
+		if len(incs) == 1 && incs[0].Status == schemas.StatusRecovering {
+			inc = incs[0]
+			return true
+		}
+		return false
+	})
+	require.Equal(t, "error_burst", inc.IncidentType)
+	require.Equal(t, schemas.SeverityHigh, inc.Severity)
+	require.Equal(t, 10, inc.EventCount)
+	require.Equal(t, []string{"api"}, inc.AffectedComponents)
+	require.Equal(t, schemas.IncidentWorkflowID(schemas.Fingerprint("error_burst", "api")), inc.WorkflowID)
+	require.NotNil(t, inc.MTTDSeconds)
+	require.True(t, strings.HasPrefix(inc.IncidentID, "inc_"))
+
+	// Two more errors attach to the open incident instead of opening another.
+	for i := 11; i <= 12; i++ {
+		code, _ := e.postEvents(t, errorEvent("api", i))
+		require.Equal(t, http.StatusAccepted, code)
+	}
+	eventually(t, 20*time.Second, "the events to attach", func() bool {
+		return e.getIncident(t, inc.IncidentID).EventCount == 12
+	})
+	require.Len(t, e.listIncidents(t), 1)
+	require.Len(t, e.listIncidents(t, "--status", "active", "--severity", "HIGH"), 1)
+	require.Empty(t, e.listIncidents(t, "--severity", "critical"))
+
+	status := e.mustRun(t, "incidents", "status")
+	require.Contains(t, status, "running")
+	require.Contains(t, status, "Active incidents:")
+
+	// Closing before resolution is refused.
+	_, err := e.run(context.Background(), "incidents", "close", inc.IncidentID)
+	require.ErrorContains(t, err, "only a resolved incident can be closed")
+
+	require.Contains(t, e.mustRun(t, "incidents", "acknowledge", inc.IncidentID, "--by", "alice"), "acknowledged by alice")
+	_, err = e.run(context.Background(), "incidents", "acknowledge", inc.IncidentID, "--by", "bob")
+	require.ErrorContains(t, err, "already acknowledged by alice")
+	require.Contains(t, e.mustRun(t, "incidents", "assign", inc.IncidentID, "john.doe", "--by", "alice"), "assigned to john.doe")
+	require.Contains(t, e.mustRun(t, "incidents", "resolve", inc.IncidentID, "--notes", "Fixed by scaling up", "--by", "john.doe"), "resolved by john.doe")
+	eventually(t, 20*time.Second, "the post-mortem stage to finish", func() bool {
+		for _, en := range e.getIncident(t, inc.IncidentID).Timeline {
+			if en.Kind == schemas.TimelineStageFinished && strings.HasPrefix(en.Message, "Post-Mortem") {
+				return true
+			}
+		}
+		return false
+	})
+	require.Contains(t, e.mustRun(t, "incidents", "close", inc.IncidentID, "--by", "alice"), "closed by alice")
+
+	got := e.getIncident(t, inc.IncidentID)
+	require.Equal(t, schemas.StatusClosed, got.Status)
+	require.Equal(t, "alice", got.AcknowledgedBy)
+	require.Equal(t, "john.doe", got.AssignedTo)
+	require.Equal(t, "Fixed by scaling up", got.ResolutionNotes)
+	require.NotNil(t, got.ResolvedAt)
+	require.NotNil(t, got.MTTRSeconds)
+	require.False(t, got.MTTRBreached)
+	require.Contains(t, got.TemporalURL, fmt.Sprintf("http://127.0.0.1:%d/namespaces/default/workflows/", e.uiPort))
+	kinds := map[string]int{}
+	for _, en := range got.Timeline {
+		kinds[en.Kind]++
+	}
+	for _, k := range []string{schemas.TimelineDetected, schemas.TimelineAcknowledged, schemas.TimelineAssigned,
+		schemas.TimelineResolved, schemas.TimelineClosed, schemas.TimelineEventsAdded} {
+		require.Positive(t, kinds[k], "timeline lacks %s: %+v", k, got.Timeline)
+	}
+	require.Equal(t, 6, kinds[schemas.TimelineStageStarted], "every stage ran once")
+	require.Equal(t, 6, kinds[schemas.TimelineStageFinished])
+
+	// The same through `incidents simulate`: a new incident for another source.
+	out := e.mustRun(t, "incidents", "simulate", "--type", "error_burst", "--severity", "high", "--source", "web")
+	require.Contains(t, out, "Posted 10 error events from web")
+	require.Regexp(t, `Incident inc_[0-9a-f]{16}: high error_burst`, out)
+	require.Len(t, e.listIncidents(t, "--status", "active"), 1)
+
+	var events []schemas.Event
+	require.NoError(t, json.Unmarshal([]byte(e.mustRun(t, "incidents", "events", "list", "--last", "5", "-o", "json")), &events))
+	require.Len(t, events, 5)
+	require.NoError(t, json.Unmarshal([]byte(e.mustRun(t, "incidents", "events", "list", "--source", "web", "--last", "50", "-o", "json")), &events))
+	require.Len(t, events, 10)
+	for _, ev := range events {
+		require.Equal(t, "web", ev.Source)
+		require.NotEmpty(t, ev.IncidentID, "simulated events are attached to their incident")
+	}
+
+	recordHistories(t, e, map[string]string{"manually_resolved_closed": got.WorkflowID})
+	stop()
+}
+
+// recordHistories writes the histories of finished workflows into the directory named by
+// MAHAVISHNU_RECORD_HISTORIES (`make histories`); without it, it does nothing.
+func recordHistories(t *testing.T, e *env, workflows map[string]string) {
+	dir := os.Getenv("MAHAVISHNU_RECORD_HISTORIES")
+	if dir == "" {
+		return
+	}
+	tc, err := client.Dial(client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", e.frontendPort)})
+	require.NoError(t, err)
+	defer tc.Close()
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	for name, wfID := range workflows {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		var history historypb.History
+		iter := tc.GetWorkflowHistory(ctx, wfID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for iter.HasNext() {
+			ev, err := iter.Next()
+			require.NoError(t, err)
+			history.Events = append(history.Events, ev)
+		}
+		cancel()
+		data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&history)
+		require.NoError(t, err)
+		path := filepath.Join(dir, name+".json")
+		require.NoError(t, os.WriteFile(path, data, 0o644))
+		t.Logf("recorded %d history events of %s into %s", len(history.Events), wfID, path)
+	}
+}
