@@ -104,8 +104,8 @@ func sqliteConfig(dbPath string) *config.SQL {
 		DatabaseName: dbPath,
 		ConnectAttributes: map[string]string{
 			"mode":         "rwc",
-			"journal_mode": "delete",
-			"synchronous":  "FULL",
+			"journal_mode": "wal",
+			"synchronous":  "NORMAL",
 			"busy_timeout": "10000",
 		},
 		MaxConns:     sqliteMaxConns,
@@ -175,7 +175,8 @@ const (
 // schema's last trigger): if it exists, the setup ran to the end.
 const lastSchemaObject = "executions_visibility_au"
 
-// inspectSchema opens dbPath read-only and reports how far the schema setup got.
+// inspectSchema reports how far the schema setup of dbPath got. (It opens the file
+// read-write: a read-only connection cannot open a WAL database whose -shm file is gone.)
 func inspectSchema(dbPath string) (schemaState, error) {
 	if fi, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) || (err == nil && fi.Size() == 0) {
 		return schemaEmpty, nil
@@ -183,7 +184,7 @@ func inspectSchema(dbPath string) (schemaState, error) {
 		return 0, err
 	}
 	// The "sqlite" driver is modernc.org/sqlite, registered by the server's SQLite plugin.
-	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro&_pragma=busy_timeout%3D10000")
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=rw&_pragma=busy_timeout%3D10000")
 	if err != nil {
 		return 0, err
 	}
@@ -207,6 +208,23 @@ func inspectSchema(dbPath string) (schemaState, error) {
 func validDBPath(path string) error {
 	if i := strings.IndexAny(path, "?#%"); i >= 0 {
 		return fmt.Errorf("data_dir %q: character %q is not supported in the embedded Temporal database path", path, path[i])
+	}
+	return nil
+}
+
+// checkpoint copies the WAL into the database file and truncates the WAL.
+func checkpoint(dbPath string) error {
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=rw&_pragma=busy_timeout%3D10000")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close() }()
+	var busy, logFrames, checkpointed int
+	if err := db.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed); err != nil {
+		return err
+	}
+	if busy != 0 {
+		return errors.New("database busy")
 	}
 	return nil
 }

@@ -133,6 +133,7 @@ func (o Options) withDefaults() (Options, error) {
 // Server is a running embedded Temporal server and, when enabled, its Web UI.
 type Server struct {
 	opts     Options
+	dbPath   string
 	frontend string
 	uiURL    string
 
@@ -167,6 +168,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 
 	s := &Server{
 		opts:     o,
+		dbPath:   dbPath,
 		frontend: net.JoinHostPort(dialHost(o.Host), strconv.Itoa(o.FrontendPort)),
 		stopping: new(atomic.Bool),
 	}
@@ -272,8 +274,10 @@ func (s *Server) WorkflowURL(workflowID, runID string) string {
 	return u
 }
 
-// Stop stops the UI, then the server. It is safe to call more than once; later calls
-// return the first call's result.
+// Stop stops the UI, then the server, then folds the WAL into the database file so that
+// temporal.db alone holds everything (the server's SQLite plugin never closes its
+// connection, so SQLite does not do this itself). It is safe to call more than once;
+// later calls return the first call's result.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
 		s.stopping.Store(true)
@@ -282,6 +286,10 @@ func (s *Server) Stop() error {
 			<-s.uiDone
 		}
 		s.stopErr = s.stopTemporal()
+		if err := checkpoint(s.dbPath); err != nil && s.opts.Logger != nil {
+			s.opts.Logger.Warn("embedded Temporal database: WAL checkpoint failed; the data is safe in the -wal file",
+				slog.String("path", s.dbPath), slog.Any("error", err))
+		}
 	})
 	return s.stopErr
 }

@@ -26,37 +26,6 @@ import (
 	"github.com/mahavishnu/mahavishnu/schemas"
 )
 
-// freePorts returns a frontend port followed by three more free ports, and a free UI port.
-func freePorts(t testing.TB) (frontend, ui int) {
-	t.Helper()
-	for range 50 {
-		base := listenPort(t)
-		ok := true
-		for i := 1; i < 4 && ok; i++ {
-			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(base+i)))
-			if err != nil {
-				ok = false
-				continue
-			}
-			require.NoError(t, l.Close())
-		}
-		if ok {
-			return base, listenPort(t)
-		}
-	}
-	t.Fatal("no block of 4 free ports found")
-	return 0, 0
-}
-
-func listenPort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := l.Addr().(*net.TCPAddr).Port
-	require.NoError(t, l.Close())
-	return port
-}
-
 func serverLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
@@ -86,7 +55,7 @@ func startServer(t testing.TB, opts devserver.Options) *devserver.Server {
 func TestStartNewDataDir(t *testing.T) {
 	const namespace = "incidents-test"
 	dir := t.TempDir()
-	frontendPort, uiPort := freePorts(t)
+	frontendPort, uiPort := devserver.FreePorts(t)
 	opts := devserver.Options{
 		DataDir:      filepath.Join(dir, "data"),
 		Namespace:    namespace,
@@ -131,11 +100,11 @@ func TestStartNewDataDir(t *testing.T) {
 	}
 
 	// A second server cannot take ports that are in use; the error names the config key.
-	otherFrontend, _ := freePorts(t)
+	otherFrontend, _ := devserver.FreePorts(t)
 	taken, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(otherFrontend+2)))
 	require.NoError(t, err)
 	defer func() { require.NoError(t, taken.Close()) }()
-	thirdFrontend, _ := freePorts(t)
+	thirdFrontend, _ := devserver.FreePorts(t)
 	tests := []struct {
 		name     string
 		frontend int
@@ -167,7 +136,7 @@ func sleepWorkflow(ctx workflow.Context, d time.Duration) (string, error) {
 
 func TestWorkflowSurvivesRestart(t *testing.T) {
 	const taskQueue = "devserver-restart-test"
-	frontendPort, _ := freePorts(t)
+	frontendPort, _ := devserver.FreePorts(t)
 	opts := devserver.Options{DataDir: t.TempDir(), FrontendPort: frontendPort, Logger: serverLogger()}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -225,7 +194,7 @@ func noopWorkflow(workflow.Context) error { return nil }
 // TEMPORAL-NOTES.md measured about 110 starts/s on the official dev server's file mode.
 func BenchmarkStartWorkflow(b *testing.B) {
 	const taskQueue = "devserver-bench"
-	frontendPort, _ := freePorts(b)
+	frontendPort, _ := devserver.FreePorts(b)
 	srv := startServer(b, devserver.Options{DataDir: b.TempDir(), FrontendPort: frontendPort, Logger: serverLogger()})
 	b.Cleanup(func() { require.NoError(b, srv.Stop()) })
 	c := dial(b, srv, devserver.DefaultNamespace)

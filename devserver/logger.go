@@ -18,8 +18,8 @@ import (
 // serverLogger hands the Temporal server's own log records to an slog.Logger. Debug and
 // info records are dropped: the server writes about 90 of them at every start. Warnings
 // are dropped too once the server is stopping, when it writes hundreds of them about
-// connections going away. Panic and Fatal keep the contract the server relies on (panic,
-// exit) after the record is written.
+// connections going away, and so are errors that only say a caller went away. Panic and
+// Fatal keep the contract the server relies on (panic, exit) after the record is written.
 type serverLogger struct {
 	logger   *slog.Logger
 	stopping *atomic.Bool
@@ -52,10 +52,11 @@ func (l serverLogger) Warn(msg string, tags ...tag.Tag) {
 	l.write(slog.LevelWarn, msg, tags)
 }
 
-// Error writes the record at ERROR, except, once the server is stopping, the errors of
-// operations cut short by the stop.
+// Error writes the record at ERROR, except the errors of operations whose caller went
+// away (a context cancellation: a worker's long poll ending when it stops, the server
+// stopping), which ask for nothing.
 func (l serverLogger) Error(msg string, tags ...tag.Tag) {
-	if l.stopping.Load() && cancelledByStop(tags) {
+	if isCancellation(tags) {
 		return
 	}
 	l.write(slog.LevelError, msg, tags)
@@ -100,9 +101,9 @@ func isNoise(msg string) bool {
 	return false
 }
 
-// cancelledByStop reports whether a record's error is a context cancellation, which is
-// what in-flight operations report while the server stops.
-func cancelledByStop(tags []tag.Tag) bool {
+// isCancellation reports whether a record's error is a context cancellation. The server
+// often flattens errors into strings, so the text is checked too.
+func isCancellation(tags []tag.Tag) bool {
 	for _, t := range tags {
 		if err := tagError(t); err != nil &&
 			(errors.Is(err, context.Canceled) || strings.Contains(err.Error(), context.Canceled.Error())) {
