@@ -5,6 +5,8 @@ BIN       := bin/mahavishnu
 # The embedded Temporal server makes the binary large; strip symbols for run builds.
 LDFLAGS   := -s -w
 PKGS      := ./...
+# How long `make test` fuzzes each ingest decoder.
+FUZZTIME  ?= 10s
 
 .PHONY: run build test test-unit fuzz bench lint histories tidy clean
 
@@ -15,14 +17,23 @@ build:
 run: build
 	./$(BIN) incidents start
 
-## test: every test, including PostgreSQL, the real embedded Temporal server and replay
+## test: every test, including PostgreSQL, the real embedded Temporal server and replay,
+## then a brief fuzz of each ingest decoder
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEvents$$' -fuzztime $(FUZZTIME) ./schemas/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAlertmanager$$' -fuzztime $(FUZZTIME) ./schemas/
+
+## fuzz: fuzz the ingest decoders for longer, e.g. make fuzz FUZZTIME=5m
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEvents$$' -fuzztime $(FUZZTIME) ./schemas/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAlertmanager$$' -fuzztime $(FUZZTIME) ./schemas/
 
 ## bench: benchmarks, results go in docs/benchmarks.md by hand with the machine
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./detector/ ./store/
+	$(GO) test -run '^$$' -bench BenchmarkIngestHTTP -benchtime 1000x ./integration/
 
 ## lint: formatting, vet, tidy
 lint:
@@ -32,7 +43,7 @@ lint:
 
 ## histories: record workflow histories from real runs on the embedded server into testdata/histories
 histories:
-	MAHAVISHNU_RECORD_HISTORIES=$(CURDIR)/testdata/histories $(GO) test -count=1 -run 'TestEndToEnd' ./integration/
+	MAHAVISHNU_RECORD_HISTORIES=$(CURDIR)/testdata/histories $(GO) test -count=1 -run 'TestEndToEnd|TestScenarioPaths' ./integration/
 
 clean:
 	rm -rf bin data

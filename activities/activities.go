@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mahavishnu/mahavishnu/remediation"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
 )
@@ -19,6 +20,10 @@ import (
 type Activities struct {
 	Store  *store.Store
 	Logger *slog.Logger
+	// Remediation holds the configured remediation actions.
+	Remediation *remediation.Registry
+	// Notifications routes and delivers notifications; nil sends none.
+	Notifications Notifications
 }
 
 // Stage names one response stage.
@@ -83,6 +88,9 @@ type StageInput struct {
 	Stage    Stage                    `json:"stage"`
 	Actions  []string                 `json:"actions,omitempty"`
 	Settings schemas.IncidentSettings `json:"settings"`
+	// Ran and Approvals are the remediation so far (Contain, Remediate, Post-Mortem).
+	Ran       []schemas.ActionRecord `json:"ran,omitempty"`
+	Approvals []schemas.Approval     `json:"approvals,omitempty"`
 }
 
 // StageResult is what a stage found or did, in one line for the timeline.
@@ -119,11 +127,11 @@ func (a *Activities) RunStage(ctx context.Context, in StageInput) (StageResult, 
 	case StageInvestigate:
 		res, err = a.investigate(ctx, in)
 	case StageRemediate:
-		res = StageResult{Summary: "no remediation actions approved"}
+		res = remediateSummary(in)
 	case StageRecover:
 		res = recoverSummary(in)
 	case StagePostMortem:
-		res = postMortemSummary(in)
+		res, err = a.postMortem(ctx, in)
 	default:
 		return StageResult{}, fmt.Errorf("unknown stage %q", in.Stage)
 	}
@@ -185,13 +193,36 @@ func (a *Activities) investigate(ctx context.Context, in StageInput) (StageResul
 		first.Message, last.Message)}, nil
 }
 
-// contain reports the recommended actions honestly: no executor runs them yet.
+// contain summarises what was run and what waits for approval.
 func contain(in StageInput) StageResult {
 	if len(in.Actions) == 0 {
 		return StageResult{Summary: "no containment actions for " + in.Incident.IncidentType + "; notifications only"}
 	}
-	return StageResult{Summary: fmt.Sprintf("recommended actions: %s (no executor configured: none was run)",
-		strings.Join(in.Actions, ", "))}
+	var parts []string
+	for _, r := range in.Ran {
+		parts = append(parts, fmt.Sprintf("%s %s", r.Action, r.Status))
+	}
+	for _, ap := range in.Approvals {
+		if ap.Status == schemas.ApprovalPending {
+			parts = append(parts, ap.Action+" awaiting approval")
+		}
+	}
+	if len(parts) == 0 {
+		return StageResult{Summary: "recommended actions: " + strings.Join(in.Actions, ", ")}
+	}
+	return StageResult{Summary: strings.Join(parts, "; ")}
+}
+
+// remediateSummary reports the decided approvals.
+func remediateSummary(in StageInput) StageResult {
+	var parts []string
+	for _, ap := range in.Approvals {
+		parts = append(parts, fmt.Sprintf("%s %s", ap.Action, ap.Status))
+	}
+	if len(parts) == 0 {
+		return StageResult{Summary: "no action waited for approval"}
+	}
+	return StageResult{Summary: strings.Join(parts, "; ")}
 }
 
 func recoverSummary(in StageInput) StageResult {

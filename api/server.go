@@ -82,6 +82,21 @@ func (s *Server) Handler() http.Handler {
 	handle("POST /api/v1/incidents/{id}/assign", true, s.assign)
 	handle("POST /api/v1/incidents/{id}/resolve", true, s.resolve)
 	handle("POST /api/v1/incidents/{id}/close", true, s.closeIncident)
+	// Detection: the Alertmanager webhook, rules and silences (rules.go, silences.go,
+	// alertmanager.go).
+	handle("POST /api/v1/alertmanager", true, s.postAlertmanager)
+	handle("GET /api/v1/rules", false, s.listRules)
+	handle("POST /api/v1/rules", true, s.createRule)
+	handle("GET /api/v1/rules/review", false, s.reviewRules)
+	handle("GET /api/v1/rules/{id}", false, s.getRule)
+	handle("PATCH /api/v1/rules/{id}", true, s.updateRule)
+	handle("POST /api/v1/rules/{id}/enable", true, s.enableRule)
+	handle("POST /api/v1/rules/{id}/disable", true, s.disableRule)
+	handle("GET /api/v1/rules/{id}/backtest", false, s.backtestRule)
+	handle("GET /api/v1/silences", false, s.listSilences)
+	handle("POST /api/v1/silences", true, s.createSilence)
+	handle("GET /api/v1/silences/{id}", false, s.getSilence)
+	handle("POST /api/v1/silences/{id}/expire", true, s.expireSilence)
 	return mux
 }
 
@@ -177,7 +192,10 @@ func (s *Server) index(w http.ResponseWriter, _ *http.Request) error {
 		"service": "mahavishnu incident manager",
 		"endpoints": []string{"GET /healthz", "POST /api/v1/events", "GET /api/v1/events",
 			"GET /api/v1/incidents", "GET /api/v1/incidents/{id}", "GET /api/v1/incidents/{id}/timeline",
-			"POST /api/v1/incidents/{id}/acknowledge|assign|resolve|close"},
+			"POST /api/v1/incidents/{id}/acknowledge|assign|resolve|close",
+			"POST /api/v1/alertmanager", "GET|POST /api/v1/rules", "GET /api/v1/rules/review",
+			"GET|PATCH /api/v1/rules/{id}", "POST /api/v1/rules/{id}/enable|disable", "GET /api/v1/rules/{id}/backtest",
+			"GET|POST /api/v1/silences", "GET /api/v1/silences/{id}", "POST /api/v1/silences/{id}/expire"},
 	})
 	return nil
 }

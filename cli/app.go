@@ -77,7 +77,9 @@ func NewApp(opts Options) *cli.App {
 			if err == nil {
 				return
 			}
-			fmt.Fprintf(opts.Stderr, "error: %s\n", err)
+			if msg := err.Error(); msg != "" { // cli.Exit("", 1): the command said it already
+				fmt.Fprintf(opts.Stderr, "error: %s\n", msg)
+			}
 			cli.OsExiter(exitCode(err))
 		},
 	}

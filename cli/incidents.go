@@ -16,7 +16,7 @@ func incidentsCommand(r *runtime) *cli.Command {
 	return &cli.Command{
 		Name:  "incidents",
 		Usage: "detect, respond to and inspect incidents",
-		Subcommands: []*cli.Command{
+		Subcommands: append([]*cli.Command{
 			startCommand(r),
 			statusCommand(r),
 			listCommand(r),
@@ -28,7 +28,10 @@ func incidentsCommand(r *runtime) *cli.Command {
 			closeCommand(r),
 			eventsCommand(r),
 			simulateCommand(r),
-		},
+			rulesCommand(r),
+			testRuleCommand(r),
+			silencesCommand(r),
+		}, responseCommands(r)...),
 	}
 }
 

@@ -21,7 +21,9 @@ import (
 
 	"github.com/mahavishnu/mahavishnu/activities"
 	"github.com/mahavishnu/mahavishnu/api"
+	"github.com/mahavishnu/mahavishnu/config"
 	"github.com/mahavishnu/mahavishnu/manager"
+	"github.com/mahavishnu/mahavishnu/remediation"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/worker"
 )
@@ -117,23 +119,34 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 		}
 	}
 
-	w := worker.New(tc, cfg.Temporal.TaskQueue, &activities.Activities{Store: st, Logger: logger.With("component", "activities")})
+	reg, err := r.registry()
+	if err != nil {
+		return err
+	}
+	notes, err := newNotifications(cfg, logger.With("component", "notify"))
+	if err != nil {
+		return err
+	}
+	w := worker.New(tc, cfg.Temporal.TaskQueue, &activities.Activities{
+		Store: st, Logger: logger.With("component", "activities"), Remediation: reg, Notifications: notes,
+	})
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start Temporal worker on task queue %s: %w", cfg.Temporal.TaskQueue, err)
 	}
 	defer w.Stop()
 
+	rules, err := cfg.Rules()
+	if err != nil {
+		return err
+	}
 	m, err := manager.New(manager.Options{
 		Store: st, Client: tc, Logger: logger.With("component", "manager"),
+		Rules:         rules,
 		TaskQueue:     cfg.Temporal.TaskQueue,
 		MaxEvents:     cfg.IncidentResponse.Detection.MaxEvents,
 		Retention:     cfg.IncidentResponse.Detection.EventRetention(),
 		CheckInterval: cfg.IncidentResponse.Detection.CheckInterval(),
-		Settings: schemas.IncidentSettings{
-			AutoRemediation: cfg.IncidentResponse.AutoRemediation,
-			AutoResolution:  cfg.IncidentResponse.AutoResolution,
-			MTTRTarget:      cfg.IncidentResponse.MTTRTarget(),
-		},
+		Settings: incidentSettings(cfg, reg),
 	})
 	if err != nil {
 		return err
@@ -186,6 +199,26 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 		logger.Warn("HTTP server shutdown", "error", err)
 	}
 	return nil
+}
+
+// incidentSettings is the part of the configuration every new incident takes along.
+func incidentSettings(cfg *config.Config, reg *remediation.Registry) schemas.IncidentSettings {
+	ir := cfg.IncidentResponse
+	var catalog []schemas.ActionSpec
+	for _, a := range reg.All() {
+		catalog = append(catalog, schemas.ActionSpec{ID: a.ID, Safe: a.Safe && !ir.Remediation.RequiresApproval(a.ID)})
+	}
+	return schemas.IncidentSettings{
+		AutoRemediation:  ir.AutoRemediation,
+		AutoResolution:   ir.AutoResolution,
+		MTTRTarget:       ir.MTTRTarget(),
+		SafeActionsOnly:  ir.Remediation.SafeActionsOnly,
+		ApprovalTimeout:  ir.Remediation.ApprovalTimeout(),
+		ActionCatalog:    catalog,
+		AckTargets:       ir.Escalation.AckTargets(),
+		Escalation:       ir.Escalation.Policy(),
+		ReminderInterval: ir.ReminderInterval(),
+	}
 }
 
 // ensureSearchAttributes registers the incident search attributes on an external cluster.

@@ -92,6 +92,8 @@ func printStatus(c *cli.Context, rep statusReport) {
 		row("Events accepted", fmt.Sprint(h.Manager.EventsAccepted))
 		row("Incidents opened", fmt.Sprint(h.Manager.IncidentsOpened))
 		row("Detection errors", fmt.Sprint(h.Manager.DetectionErrors))
+		row("Silences active", fmt.Sprint(h.Manager.ActiveSilences))
+		row("Events silenced", fmt.Sprint(h.Manager.EventsSilenced))
 		if h.Manager.PendingRetries > 0 {
 			row("Detections waiting to retry", fmt.Sprint(h.Manager.PendingRetries))
 		}

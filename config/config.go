@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mahavishnu/mahavishnu/remediation"
 	"github.com/mahavishnu/mahavishnu/schemas"
 )
 
@@ -29,10 +30,12 @@ const DefaultPath = "settings/mahavishnu.yaml"
 type Config struct {
 	IncidentResponse IncidentResponseConfig `yaml:"incident_response" json:"incident_response"`
 	// DataDir holds the SQLite files (incidents, embedded Temporal) and other local state.
-	DataDir  string         `yaml:"data_dir" json:"data_dir"`
-	API      APIConfig      `yaml:"api" json:"api"`
-	Database DatabaseConfig `yaml:"database" json:"database"`
-	Temporal TemporalConfig `yaml:"temporal" json:"temporal"`
+	DataDir string `yaml:"data_dir" json:"data_dir"`
+	// RulesFile names the detection rules that seed the rule store (see Rules).
+	RulesFile string         `yaml:"rules_file" json:"rules_file"`
+	API       APIConfig      `yaml:"api" json:"api"`
+	Database  DatabaseConfig `yaml:"database" json:"database"`
+	Temporal  TemporalConfig `yaml:"temporal" json:"temporal"`
 }
 
 // IncidentResponseConfig is the seed's incident_response block.
@@ -42,12 +45,17 @@ type IncidentResponseConfig struct {
 	// AutoResolution resolves a stable incident without waiting for a human.
 	AutoResolution bool `yaml:"auto_resolution" json:"auto_resolution"`
 	// MTTRTargetMinutes is the time to resolve after which a breach is notified.
-	MTTRTargetMinutes int                 `yaml:"mttr_target_minutes" json:"mttr_target_minutes"`
-	Detection         DetectionConfig     `yaml:"detection" json:"detection"`
-	Remediation       RemediationConfig   `yaml:"remediation" json:"remediation"`
-	Notifications     NotificationsConfig `yaml:"notifications" json:"notifications"`
-	Dashboard         DashboardConfig     `yaml:"dashboard" json:"dashboard"`
-	Retention         RetentionConfig     `yaml:"retention" json:"retention"`
+	MTTRTargetMinutes int `yaml:"mttr_target_minutes" json:"mttr_target_minutes"`
+	// ReminderIntervalMinutes is how often an unresolved incident reminds its assignee
+	// (0: never).
+	ReminderIntervalMinutes int `yaml:"reminder_interval_minutes" json:"reminder_interval_minutes"`
+	// Escalation is the acknowledgement targets and the escalation policy.
+	Escalation    EscalationConfig    `yaml:"escalation" json:"escalation"`
+	Detection     DetectionConfig     `yaml:"detection" json:"detection"`
+	Remediation   RemediationConfig   `yaml:"remediation" json:"remediation"`
+	Notifications NotificationsConfig `yaml:"notifications" json:"notifications"`
+	Dashboard     DashboardConfig     `yaml:"dashboard" json:"dashboard"`
+	Retention     RetentionConfig     `yaml:"retention" json:"retention"`
 }
 
 // DetectionConfig tunes the detector.
@@ -66,6 +74,59 @@ type RemediationConfig struct {
 	// RequireApprovalFor lists the action names that wait for an approval.
 	RequireApprovalFor     []string `yaml:"require_approval_for" json:"require_approval_for"`
 	ApprovalTimeoutSeconds int      `yaml:"approval_timeout_seconds" json:"approval_timeout_seconds"`
+	// Actions configures what each remediation action runs (see docs/remediation.md).
+	Actions map[string]remediation.ActionConfig `yaml:"actions" json:"actions,omitempty"`
+}
+
+// EscalationConfig is the acknowledgement targets per severity and the ordered
+// escalation levels.
+type EscalationConfig struct {
+	AckTargetsMinutes AckTargetsConfig `yaml:"ack_targets_minutes" json:"ack_targets_minutes"`
+	// Levels are tried in order: level 0 is on call when the incident opens; the first
+	// escalation happens at the acknowledgement target, each next one after its delay.
+	Levels []EscalationLevelConfig `yaml:"levels" json:"levels"`
+}
+
+// AckTargetsConfig is the time to acknowledge per severity, in minutes.
+type AckTargetsConfig struct {
+	Critical int `yaml:"critical" json:"critical"`
+	High     int `yaml:"high" json:"high"`
+	Medium   int `yaml:"medium" json:"medium"`
+	Low      int `yaml:"low" json:"low"`
+}
+
+// EscalationLevelConfig is one level of the escalation policy.
+type EscalationLevelConfig struct {
+	Name string `yaml:"name" json:"name"`
+	// Channels are notification channels: slack, pagerduty, email, webhook.
+	Channels []string `yaml:"channels" json:"channels"`
+	// Targets name who is reached at this level (shown in the notification).
+	Targets      []string `yaml:"targets" json:"targets"`
+	DelayMinutes int      `yaml:"delay_minutes" json:"delay_minutes"`
+}
+
+// AckTargets returns the acknowledgement targets as durations.
+func (e EscalationConfig) AckTargets() map[schemas.Severity]time.Duration {
+	m := func(n int) time.Duration { return time.Duration(n) * time.Minute }
+	return map[schemas.Severity]time.Duration{
+		schemas.SeverityCritical: m(e.AckTargetsMinutes.Critical), schemas.SeverityHigh: m(e.AckTargetsMinutes.High),
+		schemas.SeverityMedium: m(e.AckTargetsMinutes.Medium), schemas.SeverityLow: m(e.AckTargetsMinutes.Low),
+	}
+}
+
+// Policy returns the escalation levels as the workflow takes them.
+func (e EscalationConfig) Policy() []schemas.EscalationLevel {
+	out := make([]schemas.EscalationLevel, len(e.Levels))
+	for i, l := range e.Levels {
+		out[i] = schemas.EscalationLevel{Name: l.Name, Channels: l.Channels, Targets: l.Targets,
+			Delay: time.Duration(l.DelayMinutes) * time.Minute}
+	}
+	return out
+}
+
+// ReminderInterval returns reminder_interval_minutes as a duration.
+func (c IncidentResponseConfig) ReminderInterval() time.Duration {
+	return time.Duration(c.ReminderIntervalMinutes) * time.Minute
 }
 
 // NotificationsConfig holds the notification channels.
@@ -73,7 +134,28 @@ type NotificationsConfig struct {
 	Slack     SlackConfig     `yaml:"slack" json:"slack"`
 	PagerDuty PagerDutyConfig `yaml:"pagerduty" json:"pagerduty"`
 	Email     EmailConfig     `yaml:"email" json:"email"`
+	Webhook   WebhookConfig   `yaml:"webhook" json:"webhook"`
+	// ThrottleSeconds: at most one notification per incident, channel and kind within it.
+	ThrottleSeconds int `yaml:"throttle_seconds" json:"throttle_seconds"`
+	// RateLimitPerMinute caps each channel's sends, so an event storm cannot flood it.
+	RateLimitPerMinute int `yaml:"rate_limit_per_minute" json:"rate_limit_per_minute"`
+	// DashboardURL and TemporalUIURL are the bases of the links in notifications; empty
+	// means the manager's API address and the embedded Temporal Web UI.
+	DashboardURL  string `yaml:"dashboard_url" json:"dashboard_url"`
+	TemporalUIURL string `yaml:"temporal_ui_url" json:"temporal_ui_url"`
 }
+
+// WebhookConfig is the generic JSON webhook channel.
+type WebhookConfig struct {
+	Enabled bool   `yaml:"enabled" json:"enabled"`
+	URL     Secret `yaml:"url" json:"url"`
+	// Secret signs each delivery (HMAC-SHA256 in X-Mahavishnu-Signature).
+	Secret           Secret   `yaml:"secret" json:"secret"`
+	NotifyOnSeverity []string `yaml:"notify_on_severity" json:"notify_on_severity"`
+}
+
+// Configured reports whether the webhook can send.
+func (w WebhookConfig) Configured() bool { return w.Enabled && w.URL != "" }
 
 // SlackConfig is the Slack incoming-webhook channel.
 type SlackConfig struct {
@@ -89,6 +171,8 @@ type PagerDutyConfig struct {
 	APIKey           Secret   `yaml:"api_key" json:"api_key"`
 	ServiceKey       Secret   `yaml:"service_key" json:"service_key"`
 	NotifyOnSeverity []string `yaml:"notify_on_severity" json:"notify_on_severity"`
+	// EventsURL is the Events API v2 endpoint.
+	EventsURL string `yaml:"events_url" json:"events_url"`
 }
 
 // EmailConfig is the SMTP channel.
@@ -97,6 +181,13 @@ type EmailConfig struct {
 	SMTPServer  string `yaml:"smtp_server" json:"smtp_server"`
 	SMTPPort    int    `yaml:"smtp_port" json:"smtp_port"`
 	FromAddress string `yaml:"from_address" json:"from_address"`
+	// To lists the recipients.
+	To           []string `yaml:"to" json:"to"`
+	SMTPUsername string   `yaml:"smtp_username" json:"smtp_username"`
+	SMTPPassword Secret   `yaml:"smtp_password" json:"smtp_password"`
+	// TLSPolicy is mandatory (STARTTLS required), opportunistic, none or implicit (SMTPS).
+	TLSPolicy        string   `yaml:"tls_policy" json:"tls_policy"`
+	NotifyOnSeverity []string `yaml:"notify_on_severity" json:"notify_on_severity"`
 }
 
 // DashboardConfig configures the web dashboard.
@@ -148,10 +239,19 @@ type EmbeddedTemporalConfig struct {
 func Default() *Config {
 	return &Config{
 		IncidentResponse: IncidentResponseConfig{
-			Enabled:           true,
-			AutoRemediation:   true,
-			AutoResolution:    false,
-			MTTRTargetMinutes: int(schemas.DefaultMTTRTarget / time.Minute),
+			Enabled:                 true,
+			AutoRemediation:         true,
+			AutoResolution:          false,
+			MTTRTargetMinutes:       int(schemas.DefaultMTTRTarget / time.Minute),
+			ReminderIntervalMinutes: 30,
+			Escalation: EscalationConfig{
+				AckTargetsMinutes: AckTargetsConfig{Critical: 15, High: 60, Medium: 240, Low: 1440},
+				Levels: []EscalationLevelConfig{
+					{Name: "on-call", Channels: []string{"slack", "pagerduty"}},
+					{Name: "tech-lead", Channels: []string{"slack", "pagerduty"}, DelayMinutes: 15},
+					{Name: "engineering-manager", Channels: []string{"slack", "pagerduty", "email"}, DelayMinutes: 30},
+				},
+			},
 			Detection: DetectionConfig{
 				CheckIntervalSeconds:  60,
 				EventRetentionSeconds: 3600,
@@ -161,6 +261,9 @@ func Default() *Config {
 				SafeActionsOnly:        true,
 				RequireApprovalFor:     []string{"restart_service", "rollback"},
 				ApprovalTimeoutSeconds: 300,
+				Actions: map[string]remediation.ActionConfig{
+					"kill_zombie_processes": {Builtin: "kill_zombie_processes"},
+				},
 			},
 			Notifications: NotificationsConfig{
 				Slack: SlackConfig{
@@ -170,13 +273,22 @@ func Default() *Config {
 				PagerDuty: PagerDutyConfig{
 					Enabled:          true,
 					NotifyOnSeverity: []string{"critical"},
+					EventsURL:        "https://events.pagerduty.com/v2/enqueue",
 				},
 				Email: EmailConfig{
-					Enabled:     false,
-					SMTPServer:  "smtp.example.com",
-					SMTPPort:    587,
-					FromAddress: "incidents@example.com",
+					Enabled:          false,
+					SMTPServer:       "smtp.example.com",
+					SMTPPort:         587,
+					FromAddress:      "incidents@example.com",
+					To:               []string{},
+					TLSPolicy:        "mandatory",
+					NotifyOnSeverity: []string{"critical", "high"},
 				},
+				Webhook: WebhookConfig{
+					NotifyOnSeverity: []string{"critical", "high", "medium", "low"},
+				},
+				ThrottleSeconds:    300,
+				RateLimitPerMinute: 30,
 			},
 			Dashboard: DashboardConfig{Enabled: true, Port: 8080, RefreshIntervalSeconds: 30},
 			Retention: RetentionConfig{
@@ -185,9 +297,10 @@ func Default() *Config {
 				PostmortemsDays:       365,
 			},
 		},
-		DataDir:  "./data",
-		API:      APIConfig{Listen: "127.0.0.1:8080"},
-		Database: DatabaseConfig{URL: "sqlite:///incidents.db"},
+		DataDir:   "./data",
+		RulesFile: DefaultRulesFile,
+		API:       APIConfig{Listen: "127.0.0.1:8080"},
+		Database:  DatabaseConfig{URL: "sqlite:///incidents.db"},
 		Temporal: TemporalConfig{
 			Namespace: "default",
 			TaskQueue: schemas.DefaultTaskQueue,
@@ -338,7 +451,7 @@ func (p PagerDutyConfig) Notifies(sev schemas.Severity) bool {
 
 // Configured reports whether email is enabled and has an SMTP server and a from address.
 func (e EmailConfig) Configured() bool {
-	return e.Enabled && e.SMTPServer != "" && e.FromAddress != ""
+	return e.Enabled && e.SMTPServer != "" && e.FromAddress != "" && len(e.To) > 0
 }
 
 // SMTPAddr returns smtp_server:smtp_port.

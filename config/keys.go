@@ -16,6 +16,9 @@ type node struct {
 	path  string
 	index []int
 	leaf  bool
+	// opaque keys (maps and lists of mappings, such as remediation.actions) are set in
+	// the file only: no environment override, no `config set`.
+	opaque bool
 }
 
 // tree lists every node in declaration order, sections before their children.
@@ -40,6 +43,8 @@ var tree = sync.OnceValue(func() []node {
 				walk(f.Type, path, idx)
 			case leafKind(f.Type):
 				nodes = append(nodes, node{path: path, index: idx, leaf: true})
+			case opaqueKind(f.Type):
+				nodes = append(nodes, node{path: path, index: idx, opaque: true})
 			default:
 				panic(fmt.Sprintf("config: key %s has unsupported type %s", path, f.Type))
 			}
@@ -79,6 +84,11 @@ func leafKind(t reflect.Type) bool {
 	return false
 }
 
+// opaqueKind reports a type decoded as a whole subtree: a map, a list of non-strings.
+func opaqueKind(t reflect.Type) bool {
+	return t.Kind() == reflect.Map || (t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.String)
+}
+
 // fieldIndex returns the index of t's field whose yaml name is name.
 func fieldIndex(t reflect.Type, name string) (int, bool) {
 	for i := range t.NumField() {
@@ -97,6 +107,18 @@ func leafKeys() []string {
 	var keys []string
 	for _, n := range tree() {
 		if n.leaf {
+			keys = append(keys, n.path)
+		}
+	}
+	return keys
+}
+
+// OpaqueKeys lists the keys set in the file only, as whole subtrees (maps and lists of
+// mappings): they have no environment override.
+func OpaqueKeys() []string {
+	var keys []string
+	for _, n := range tree() {
+		if n.opaque {
 			keys = append(keys, n.path)
 		}
 	}
@@ -245,6 +267,9 @@ func Set(c *Config, key, value string) error {
 		return err
 	}
 	n := nodesByPath()[full]
+	if n.opaque {
+		return fmt.Errorf("%s: set it in the config file", full)
+	}
 	if !n.leaf {
 		var example string
 		for _, k := range leafKeys() {

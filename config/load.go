@@ -121,7 +121,50 @@ func (d decoder) value(n *yaml.Node, v reflect.Value, path string) error {
 			}
 		}
 		return nil
+	case reflect.Pointer:
+		elem := reflect.New(v.Type().Elem())
+		if err := d.value(n, elem.Elem(), path); err != nil {
+			return err
+		}
+		v.Set(elem)
+		return nil
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return fmt.Errorf("line %d: %s: want a mapping, got %s", n.Line, displayKey(path), describe(n))
+		}
+		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: %s: keys must be plain names", k.Line, path)
+			}
+			if m.MapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key())).IsValid() {
+				return fmt.Errorf("line %d: duplicate key %q", k.Line, path+"."+k.Value)
+			}
+			elem := reflect.New(v.Type().Elem()).Elem()
+			if err := d.value(val, elem, path+"."+k.Value); err != nil {
+				return err
+			}
+			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)
+		}
+		v.Set(m)
+		return nil
 	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			if n.Kind != yaml.SequenceNode {
+				return fmt.Errorf("line %d: %s: want a list, got %s", n.Line, path, describe(n))
+			}
+			list := reflect.MakeSlice(v.Type(), 0, len(n.Content))
+			for i, item := range n.Content {
+				elem := reflect.New(v.Type().Elem()).Elem()
+				if err := d.value(item, elem, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+					return err
+				}
+				list = reflect.Append(list, elem)
+			}
+			v.Set(list)
+			return nil
+		}
 		if n.Kind != yaml.SequenceNode {
 			return fmt.Errorf("line %d: %s: want a list, got %s", n.Line, path, describe(n))
 		}

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/mahavishnu/mahavishnu/notify/notifytest"
 	"github.com/mahavishnu/mahavishnu/schemas"
 )
 
@@ -40,6 +41,20 @@ func (e *env) getIncident(t *testing.T, id string) incidentJSON {
 	return inc
 }
 
+// remediationConfig configures the actions as harmless real commands.
+const remediationConfig = `  remediation:
+    actions:
+      clear_cache:
+        command:
+          argv: ["/bin/echo", "cache cleared for {{.Source}}"]
+      scale_up:
+        command:
+          argv: ["/bin/echo", "scaled up {{.Component}}"]
+      restart_service:
+        command:
+          argv: ["/bin/echo", "restarted {{.Component}}"]
+`
+
 func errorEvent(source string, i int) string {
 	return fmt.Sprintf(`{"event_type":"error","source":%q,"severity":"HIGH","message":"Test error %d"}`, source, i)
 }
@@ -47,7 +62,16 @@ func errorEvent(source string, i int) string {
 // TestEndToEnd drives event -> incident -> acknowledge -> assign -> resolve -> close on the
 // real embedded Temporal server, through the HTTP API and the CLI.
 func TestEndToEnd(t *testing.T) {
-	e := newEnv(t, "")
+	slackRx := notifytest.NewSlack(t)
+	hookRx := notifytest.NewWebhook(t, "hook-secret", time.Now)
+	e := newEnv(t, remediationConfig+fmt.Sprintf(`  notifications:
+    slack:
+      webhook_url: %q
+    webhook:
+      enabled: true
+      url: %q
+      secret: hook-secret
+`, slackRx.URL()+"/services/T0/B0/x", hookRx.URL()+"/hook"))
 	stop := e.startManager(t)
 
 	// Bad input is refused with the field named, and nothing is stored.
@@ -66,15 +90,31 @@ func TestEndToEnd(t *testing.T) {
 		code, body := e.postEvents(t, errorEvent("api", i))
 		require.Equal(t, http.StatusAccepted, code, "%v", body)
 	}
+	// Contain runs the safe actions and asks for approval of restart_service; Remediate
+	// waits for that decision.
 	var inc schemas.Incident
-	eventually(t, 30*time.Second, "the incident to reach recovering", func() bool {
+	eventually(t, 30*time.Second, "the incident to reach remediating", func() bool {
 		incs := e.listIncidents(t)
-		if len(incs) == 1 && incs[0].Status == schemas.StatusRecovering {
+		if len(incs) == 1 && incs[0].Status == schemas.StatusRemediating {
 			inc = incs[0]
 			return true
 		}
 		return false
 	})
+	actions := e.mustRun(t, "incidents", "mitigate", inc.IncidentID, "--list-actions")
+	require.Regexp(t, `clear_cache\s+safe\s+true\s+succeeded`, actions)
+	require.Regexp(t, `scale_up\s+safe\s+true\s+succeeded`, actions)
+	require.Regexp(t, `restart_service\s+needs approval\s+true\s+not run`, actions)
+	_, err := e.run(context.Background(), "incidents", "mitigate", inc.IncidentID, "--action", "restart_service")
+	require.ErrorContains(t, err, "restart_service needs approval: run it again with --approved-by NAME")
+	out := e.mustRun(t, "incidents", "mitigate", inc.IncidentID, "--action", "restart_service", "--approved-by", "bob", "--by", "alice")
+	require.Contains(t, out, "restart_service succeeded")
+	require.Contains(t, out, "restarted api", "the command ran with the incident's component as one argument")
+	eventually(t, 30*time.Second, "the incident to reach recovering", func() bool {
+		return e.getIncident(t, inc.IncidentID).Status == schemas.StatusRecovering
+	})
+	history := e.mustRun(t, "incidents", "history", "--remediation", "--incident", inc.IncidentID)
+	require.Regexp(t, `restart_service\s+succeeded\s+alice\s+bob`, history)
 	require.Equal(t, "error_burst", inc.IncidentType)
 	require.Equal(t, schemas.SeverityHigh, inc.Severity)
 	require.Equal(t, 10, inc.EventCount)
@@ -100,7 +140,7 @@ func TestEndToEnd(t *testing.T) {
 	require.Contains(t, status, "Active incidents:")
 
 	// Closing before resolution is refused.
-	_, err := e.run(context.Background(), "incidents", "close", inc.IncidentID)
+	_, err = e.run(context.Background(), "incidents", "close", inc.IncidentID)
 	require.ErrorContains(t, err, "only a resolved incident can be closed")
 
 	require.Contains(t, e.mustRun(t, "incidents", "acknowledge", inc.IncidentID, "--by", "alice"), "acknowledged by alice")
@@ -117,6 +157,12 @@ func TestEndToEnd(t *testing.T) {
 		return false
 	})
 	require.Contains(t, e.mustRun(t, "incidents", "close", inc.IncidentID, "--by", "alice"), "closed by alice")
+	pm := e.mustRun(t, "incidents", "postmortem", inc.IncidentID)
+	for _, section := range []string{"## Summary", "## Impact", "## Timeline", "## Root cause", "## Resolution",
+		"## Remediation actions", "## Follow-up items", "MTTD", "MTTR", "Total events: 12", "Peak event rate"} {
+		require.Contains(t, pm, section)
+	}
+	require.Regexp(t, `\| restart_service \| succeeded \| alice \| bob \|`, pm)
 
 	got := e.getIncident(t, inc.IncidentID)
 	require.Equal(t, schemas.StatusClosed, got.Status)
@@ -139,7 +185,7 @@ func TestEndToEnd(t *testing.T) {
 	require.Equal(t, 6, kinds[schemas.TimelineStageFinished])
 
 	// The same through `incidents simulate`: a new incident for another source.
-	out := e.mustRun(t, "incidents", "simulate", "--type", "error_burst", "--severity", "high", "--source", "web")
+	out = e.mustRun(t, "incidents", "simulate", "--type", "error_burst", "--severity", "high", "--source", "web")
 	require.Contains(t, out, "Posted 10 error events from web")
 	require.Regexp(t, `Incident inc_[0-9a-f]{16}: high error_burst`, out)
 	require.Len(t, e.listIncidents(t, "--status", "active"), 1)
@@ -154,20 +200,67 @@ func TestEndToEnd(t *testing.T) {
 		require.NotEmpty(t, ev.IncidentID, "simulated events are attached to their incident")
 	}
 
-	recordHistories(t, e, map[string]string{"manually_resolved_closed": got.WorkflowID})
+	// Both incidents' histories (one closed, one running) replay against this code.
+	require.Contains(t, e.mustRun(t, "incidents", "replay", "--since", "1h"), "2 replayed, 2 compatible, 0 incompatible")
+	require.Contains(t, e.mustRun(t, "incidents", "replay", "--file", "../testdata/histories/v1_manually_resolved_closed.json"),
+		"1 replayed, 1 compatible")
+
+	// Notifications went out in the real wire formats, routed by severity (HIGH: Slack and
+	// the webhook, not PagerDuty), and each delivery is on the timeline.
+	eventually(t, 20*time.Second, "the resolved notification", func() bool {
+		for _, req := range hookRx.Requests() {
+			if strings.Contains(string(req.Body), `"kind":"resolved"`) {
+				return true
+			}
+		}
+		return false
+	}, func() string { return fmt.Sprintf("webhook got %d requests, the last: %.300s", len(hookRx.Requests()), lastBody(hookRx)) })
+	for _, rx := range []*notifytest.Receiver{slackRx, hookRx} {
+		require.GreaterOrEqual(t, len(rx.Requests()), 4, "opened, approval requested, acknowledged, resolved")
+		for _, req := range rx.Requests() {
+			require.NoError(t, req.Invalid)
+		}
+	}
+	sent := map[string]int{}
+	for _, en := range e.getIncident(t, inc.IncidentID).Timeline {
+		if en.Kind == schemas.TimelineNotified {
+			sent[en.Actor]++
+		}
+	}
+	require.Positive(t, sent["slack"])
+	require.Positive(t, sent["webhook"])
+	require.Zero(t, sent["pagerduty"], "pagerduty has no service key configured")
+	require.Contains(t, e.mustRun(t, "incidents", "notify", "test", "--channel", "slack"), "Test message sent to slack: 200")
+
+	recordHistories(t, e, map[string]string{"v2_endtoend_cli": got.WorkflowID})
 	stop()
+}
+
+func lastBody(rx *notifytest.Receiver) []byte {
+	reqs := rx.Requests()
+	if len(reqs) == 0 {
+		return nil
+	}
+	return reqs[len(reqs)-1].Body
 }
 
 // recordHistories writes the histories of finished workflows into the directory named by
 // MAHAVISHNU_RECORD_HISTORIES (`make histories`); without it, it does nothing.
 func recordHistories(t *testing.T, e *env, workflows map[string]string) {
-	dir := os.Getenv("MAHAVISHNU_RECORD_HISTORIES")
-	if dir == "" {
+	if os.Getenv("MAHAVISHNU_RECORD_HISTORIES") == "" {
 		return
 	}
 	tc, err := client.Dial(client.Options{HostPort: fmt.Sprintf("127.0.0.1:%d", e.frontendPort)})
 	require.NoError(t, err)
 	defer tc.Close()
+	recordHistoriesFrom(t, tc, workflows)
+}
+
+func recordHistoriesFrom(t *testing.T, tc client.Client, workflows map[string]string) {
+	dir := os.Getenv("MAHAVISHNU_RECORD_HISTORIES")
+	if dir == "" {
+		return
+	}
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	for name, wfID := range workflows {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,7 +39,7 @@ type env struct {
 
 // newEnv writes a config file with free ports into a new data dir. extra is appended
 // under incident_response.
-func newEnv(t *testing.T, extra string) *env {
+func newEnv(t testing.TB, extra string) *env {
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{dir: dir, configPath: filepath.Join(dir, "mahavishnu.yaml")}
@@ -60,7 +61,7 @@ incident_response:
 }
 
 // freePortRange finds n consecutive free loopback ports.
-func freePortRange(t *testing.T, n int) int {
+func freePortRange(t testing.TB, n int) int {
 	t.Helper()
 	for attempt := 0; attempt < 200; attempt++ {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -95,8 +96,13 @@ func startEmbedded(ctx context.Context, o cli.EmbeddedOptions) (cli.EmbeddedServ
 
 // run runs one CLI command in-process and returns its standard output.
 func (e *env) run(ctx context.Context, args ...string) (string, error) {
-	var out, errOut bytes.Buffer
-	app := cli.NewApp(cli.Options{StartEmbedded: startEmbedded, Stdout: &out, Stderr: &errOut})
+	var errOut bytes.Buffer
+	return e.runWith(ctx, &errOut, args...)
+}
+
+func (e *env) runWith(ctx context.Context, errOut *bytes.Buffer, args ...string) (string, error) {
+	var out bytes.Buffer
+	app := cli.NewApp(cli.Options{StartEmbedded: startEmbedded, Stdout: &out, Stderr: &syncWriter{buf: errOut}})
 	full := append([]string{"mahavishnu", "--config", e.configPath}, args...)
 	err := cli.Run(ctx, app, full)
 	if err != nil {
@@ -106,7 +112,7 @@ func (e *env) run(ctx context.Context, args ...string) (string, error) {
 }
 
 // mustRun runs a CLI command that must succeed.
-func (e *env) mustRun(t *testing.T, args ...string) string {
+func (e *env) mustRun(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := e.run(context.Background(), args...)
 	require.NoError(t, err, "mahavishnu %s", strings.Join(args, " "))
@@ -114,14 +120,20 @@ func (e *env) mustRun(t *testing.T, args ...string) string {
 }
 
 // startManager runs `incidents start` until the test ends, and waits for /healthz.
-func (e *env) startManager(t *testing.T) (stop func()) {
+func (e *env) startManager(t testing.TB) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	logs := &bytes.Buffer{}
 	go func() {
-		_, err := e.run(ctx, "incidents", "start", "--log-level", "warn")
+		_, err := e.runWith(ctx, logs, "incidents", "start", "--log-level", "warn")
 		done <- err
 	}()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("manager log:\n%s", logs.String())
+		}
+	})
 	e.waitHealthy(t, done)
 	stopped := false
 	stop = func() {
@@ -141,7 +153,7 @@ func (e *env) startManager(t *testing.T) (stop func()) {
 	return stop
 }
 
-func (e *env) waitHealthy(t *testing.T, done <-chan error) {
+func (e *env) waitHealthy(t testing.TB, done <-chan error) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -163,7 +175,7 @@ func (e *env) waitHealthy(t *testing.T, done <-chan error) {
 }
 
 // postEvents posts a JSON body to the ingest endpoint and returns status and body.
-func (e *env) postEvents(t *testing.T, body string) (int, map[string]any) {
+func (e *env) postEvents(t testing.TB, body string) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Post("http://"+e.apiAddr+"/api/v1/events", "application/json", strings.NewReader(body))
 	require.NoError(t, err)
@@ -173,8 +185,9 @@ func (e *env) postEvents(t *testing.T, body string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-// eventually polls cond until it holds or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+// eventually polls cond until it holds or the timeout passes; explain, if given, says
+// what was seen instead.
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool, explain ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -183,5 +196,20 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	for _, f := range explain {
+		what += " (" + f() + ")"
+	}
 	t.Fatalf("timed out after %s waiting for %s", timeout, what)
+}
+
+// syncWriter lets the manager's goroutines share one log buffer.
+type syncWriter struct {
+	mu  sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
 }

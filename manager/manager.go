@@ -60,6 +60,16 @@ type Manager struct {
 	// retry holds opens that failed to reach Temporal; the background loop retries them.
 	retry []detector.Action
 
+	// rulesMu serialises rule changes (read the store, change, store, apply);
+	// rulesChanged wakes Run to re-read the check interval after one.
+	rulesMu      sync.Mutex
+	rulesChanged chan struct{}
+	// baseInterval is detection.check_interval_seconds (see checkInterval).
+	baseInterval time.Duration
+	// silences caches the silences that have not ended (see loadSilences).
+	silences       atomic.Pointer[[]schemas.Silence]
+	eventsSilenced atomic.Int64
+
 	started         time.Time
 	eventsAccepted  atomic.Int64
 	incidentsOpened atomic.Int64
@@ -89,6 +99,7 @@ func New(opts Options) (*Manager, error) {
 	if opts.Rules == nil {
 		opts.Rules = schemas.DefaultRules()
 	}
+	baseInterval := opts.CheckInterval
 	det, err := detector.New(opts.Rules, detector.Options{MaxEvents: opts.MaxEvents, Retention: opts.Retention})
 	if err != nil {
 		return nil, fmt.Errorf("detector: %w", err)
@@ -104,6 +115,9 @@ func New(opts Options) (*Manager, error) {
 		now:     opts.Now,
 		det:     det,
 		started: opts.Now().UTC(),
+
+		rulesChanged: make(chan struct{}, 1),
+		baseInterval: baseInterval,
 	}, nil
 }
 
@@ -118,6 +132,12 @@ func (m *Manager) Store() *store.Store { return m.opts.Store }
 // are carried out: an event stored before a crash but never acted on is not lost, and
 // one already acted on reaches its open incident again instead of opening a second one.
 func (m *Manager) Rebuild(ctx context.Context) error {
+	if err := m.loadRules(ctx); err != nil {
+		return fmt.Errorf("rebuild detector: %w", err)
+	}
+	if err := m.loadSilences(ctx); err != nil {
+		return fmt.Errorf("rebuild detector: %w", err)
+	}
 	active, err := m.opts.Store.ActiveIncidents(ctx)
 	if err != nil {
 		return fmt.Errorf("rebuild detector: list open incidents: %w", err)
@@ -133,7 +153,9 @@ func (m *Manager) Rebuild(ctx context.Context) error {
 	}
 	var events []schemas.Event
 	err = m.opts.Store.ScanEvents(ctx, m.now().Add(-retention), true, func(ev schemas.Event) error {
-		events = append(events, ev)
+		if ev.SilencedBy == "" { // silenced events never reach the detector
+			events = append(events, ev)
+		}
 		return nil
 	})
 	if err != nil {
@@ -169,7 +191,9 @@ func (m *Manager) SubmitEvents(ctx context.Context, events []schemas.Event) ([]s
 		if err := batch[i].Normalize(now, newEventID, index); err != nil {
 			return nil, err
 		}
+		batch[i].SilencedBy = ""
 	}
+	m.silence(batch, now)
 	inserted, err := m.opts.Store.InsertEvents(ctx, batch, now)
 	if err != nil {
 		return nil, fmt.Errorf("store events: %w", err)
@@ -184,8 +208,12 @@ func (m *Manager) SubmitEvents(ctx context.Context, events []schemas.Event) ([]s
 	for i := range batch {
 		ids[i] = batch[i].EventID
 		if isNew[batch[i].EventID] {
-			fresh = append(fresh, batch[i]) // a re-sent event is not counted twice
 			isNew[batch[i].EventID] = false
+			if batch[i].SilencedBy != "" {
+				m.eventsSilenced.Add(1) // stored, counted, never detected
+				continue
+			}
+			fresh = append(fresh, batch[i]) // a re-sent event is not counted twice
 		}
 	}
 	m.mu.Lock()
@@ -289,7 +317,7 @@ func (m *Manager) open(ctx context.Context, act detector.Action) error {
 // Run re-evaluates the windows every check interval and retries detections that failed
 // to reach Temporal, until ctx ends.
 func (m *Manager) Run(ctx context.Context) {
-	tick := time.NewTicker(m.opts.CheckInterval)
+	tick := time.NewTicker(m.checkInterval())
 	defer tick.Stop()
 	retry := time.NewTicker(5 * time.Second)
 	defer retry.Stop()
@@ -297,7 +325,10 @@ func (m *Manager) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-m.rulesChanged:
+			tick.Reset(m.checkInterval())
 		case <-tick.C:
+			m.syncFromStore(ctx)
 			m.mu.Lock()
 			m.execute(ctx, m.det.Tick(m.now(), nil), nil)
 			m.mu.Unlock()
@@ -308,6 +339,17 @@ func (m *Manager) Run(ctx context.Context) {
 			m.execute(ctx, pending, nil)
 			m.mu.Unlock()
 		}
+	}
+}
+
+// syncFromStore picks up rules and silences changed by another manager process sharing
+// the store (cluster mode), and drops ended silences from the cache.
+func (m *Manager) syncFromStore(ctx context.Context) {
+	if err := m.syncRules(ctx); err != nil {
+		m.logger.Warn("reload rules from the store", "error", err)
+	}
+	if err := m.loadSilences(ctx); err != nil {
+		m.logger.Warn("reload silences from the store", "error", err)
 	}
 }
 
@@ -329,7 +371,11 @@ type Status struct {
 	EventsAttached  int64     `json:"events_attached"`
 	DetectionErrors int64     `json:"detection_errors"`
 	PendingRetries  int       `json:"pending_retries"`
-	LastError       string    `json:"last_error,omitempty"`
+	// EventsSilenced counts the events stored since start that a silence muted.
+	EventsSilenced int64 `json:"events_silenced"`
+	// ActiveSilences counts the silences in force now.
+	ActiveSilences int    `json:"active_silences"`
+	LastError      string `json:"last_error,omitempty"`
 }
 
 // Status reports counters since start.
@@ -347,6 +393,8 @@ func (m *Manager) Status() Status {
 		EventsAttached:  m.eventsAttached.Load(),
 		DetectionErrors: m.detectionErrors.Load(),
 		PendingRetries:  pending,
+		EventsSilenced:  m.eventsSilenced.Load(),
+		ActiveSilences:  m.activeSilences(m.now()),
 	}
 	for _, r := range rules {
 		if r.Enabled {

@@ -49,6 +49,32 @@ func (o *Ops) Resolve(ctx context.Context, id, by, notes string) (*schemas.Incid
 	return o.update(ctx, id, schemas.UpdateResolve, schemas.Resolve{By: by, Notes: notes})
 }
 
+// Approve approves a pending remediation action.
+func (o *Ops) Approve(ctx context.Context, id, action, by, reason string) (*schemas.Approval, error) {
+	var out schemas.Approval
+	err := o.call(ctx, id, schemas.UpdateApprove, schemas.ApprovalDecision{Action: action, By: by, Reason: reason}, &out)
+	return &out, err
+}
+
+// Reject rejects a pending remediation action.
+func (o *Ops) Reject(ctx context.Context, id, action, by, reason string) (*schemas.Approval, error) {
+	var out schemas.Approval
+	err := o.call(ctx, id, schemas.UpdateReject, schemas.ApprovalDecision{Action: action, By: by, Reason: reason}, &out)
+	return &out, err
+}
+
+// Mitigate runs a remediation action now; unsafe actions need approvedBy.
+func (o *Ops) Mitigate(ctx context.Context, id string, req schemas.Mitigate) (*schemas.ActionRecord, error) {
+	var out schemas.ActionRecord
+	err := o.call(ctx, id, schemas.UpdateMitigate, req, &out)
+	return &out, err
+}
+
+// Update changes status, severity or title of a running incident, or adds a note.
+func (o *Ops) Update(ctx context.Context, id string, req schemas.Update) (*schemas.Incident, error) {
+	return o.update(ctx, id, schemas.UpdateFields, req)
+}
+
 // Close closes a resolved incident.
 func (o *Ops) Close(ctx context.Context, id, by string) (*schemas.Incident, error) {
 	inc, err := o.Store.CloseIncident(ctx, id, by, time.Now().UTC())
@@ -59,12 +85,21 @@ func (o *Ops) Close(ctx context.Context, id, by string) (*schemas.Incident, erro
 }
 
 func (o *Ops) update(ctx context.Context, id, name string, arg any) (*schemas.Incident, error) {
-	inc, err := o.Store.GetIncident(ctx, id)
-	if err != nil {
+	var out schemas.Incident
+	if err := o.call(ctx, id, name, arg, &out); err != nil {
 		return nil, err
 	}
+	return &out, nil
+}
+
+// call sends an Update to the incident's workflow and decodes its answer into out.
+func (o *Ops) call(ctx context.Context, id, name string, arg, out any) error {
+	inc, err := o.Store.GetIncident(ctx, id)
+	if err != nil {
+		return err
+	}
 	if !inc.Status.Active() {
-		return nil, rejected("incident %s is already %s", id, inc.Status)
+		return rejected("incident %s is already %s", id, inc.Status)
 	}
 	handle, err := o.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		UpdateID:            uuid.NewString(),
@@ -75,12 +110,11 @@ func (o *Ops) update(ctx context.Context, id, name string, arg any) (*schemas.In
 		WaitForStage:        client.WorkflowUpdateStageCompleted,
 	})
 	if err == nil {
-		var out schemas.Incident
-		if err = handle.Get(ctx, &out); err == nil {
-			return &out, nil
+		if err = handle.Get(ctx, out); err == nil {
+			return nil
 		}
 	}
-	return nil, updateError(id, name, err)
+	return updateError(id, name, err)
 }
 
 // updateError turns a workflow's refusal into ErrRejected with its plain reason.

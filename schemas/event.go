@@ -42,6 +42,9 @@ type Event struct {
 	Component string `json:"component,omitempty"`
 	// IncidentID is set once the event is attached to an incident (read model only).
 	IncidentID string `json:"incident_id,omitempty"`
+	// SilencedBy is the ID of the silence that muted the event: it was stored but never
+	// reached the detector (read model only).
+	SilencedBy string `json:"silenced_by,omitempty"`
 }
 
 // FieldError says which field of which event was wrong.
@@ -157,6 +160,9 @@ func decodeFieldError(err error, index int) error {
 		return &FieldError{Index: index, Field: field, Message: fmt.Sprintf("must be a JSON %s", jsonKind(typeErr.Type.Kind().String()))}
 	case strings.HasPrefix(msg, "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
+		if field == "" {
+			return &FieldError{Index: index, Field: "(event)", Message: `unknown field "" (put extra data in metadata)`}
+		}
 		return &FieldError{Index: index, Field: field, Message: "unknown field (put extra data in metadata)"}
 	}
 	return &FieldError{Index: index, Field: "(event)", Message: "not a valid JSON object: " + msg}

@@ -30,9 +30,12 @@ type Incident struct {
 	MTTASeconds        *float64   `json:"mtta_seconds,omitempty"`
 	MTTRSeconds        *float64   `json:"mttr_seconds"`
 	MTTRBreached       bool       `json:"mttr_breached"`
-	WorkflowID         string     `json:"workflow_id"`
-	RunID              string     `json:"run_id,omitempty"`
-	UpdatedAt          time.Time  `json:"updated_at"`
+	// EscalationLevel is how far up the escalation policy the incident went (0: on-call).
+	EscalationLevel int       `json:"escalation_level"`
+	EscalationName  string    `json:"escalation_name,omitempty"`
+	WorkflowID      string    `json:"workflow_id"`
+	RunID           string    `json:"run_id,omitempty"`
+	UpdatedAt       time.Time `json:"updated_at"`
 	// Version increases with every change the workflow makes; the store never replaces a
 	// row with an older version, so activities finishing out of order cannot undo a change.
 	Version int64 `json:"version"`
@@ -61,4 +64,17 @@ const (
 	TimelineResolved      = "resolved"
 	TimelineClosed        = "closed"
 	TimelineMTTRBreached  = "mttr_breached"
+	TimelineNotified      = "notification_sent"
+	TimelineNotifyFailed  = "notification_failed"
+	TimelineNotifySkipped = "notification_suppressed"
+	TimelineEscalated     = "escalated"
+	TimelineApprovalReq   = "approval_requested"
+	TimelineApproved      = "approved"
+	TimelineRejected      = "rejected"
+	TimelineApprovalExp   = "approval_expired"
+	TimelineAction        = "action"
+	TimelineReminder      = "reminder"
+	TimelineUpdated       = "updated"
+	TimelineNote          = "note"
+	TimelineSeverity      = "severity_raised"
 )

@@ -24,6 +24,10 @@ const (
 	SignalAssign = "assign"
 	// SignalResolve resolves the incident (Resolve); also an update.
 	SignalResolve = "resolve"
+	// SignalApprove approves a pending action (ApprovalDecision); also an update.
+	SignalApprove = "approve"
+	// SignalReject rejects a pending action (ApprovalDecision); also an update.
+	SignalReject = "reject"
 
 	// UpdateAcknowledge acknowledges and answers once the read model has it.
 	UpdateAcknowledge = "acknowledge"
@@ -31,9 +35,21 @@ const (
 	UpdateAssign = "assign"
 	// UpdateResolve resolves and answers once the read model has it.
 	UpdateResolve = "resolve"
+	// UpdateApprove approves a pending action; rejected when it is not pending.
+	UpdateApprove = "approve"
+	// UpdateReject rejects a pending action; rejected when it is not pending.
+	UpdateReject = "reject"
+	// UpdateMitigate runs a remediation action now and answers with its ActionRecord.
+	UpdateMitigate = "mitigate"
+	// UpdateFields changes status, severity or title, or adds a note (Update).
+	UpdateFields = "update"
 
 	// QueryState returns the workflow's IncidentState.
 	QueryState = "state"
+	// QueryPendingApprovals returns the pending []Approval.
+	QueryPendingApprovals = "pending_approvals"
+	// QueryTimeline returns the workflow's recent []TimelineEntry (the store has them all).
+	QueryTimeline = "timeline"
 
 	// Search attributes kept current on each incident workflow.
 	SearchAttrSeverity = "IncidentSeverity"
@@ -78,6 +94,8 @@ type IncidentInput struct {
 	// Events are the events that crossed the threshold.
 	Events   AttachEvents     `json:"events"`
 	Settings IncidentSettings `json:"settings"`
+	// Resume is set when a long incident continues as new.
+	Resume *ResumeState `json:"resume,omitempty"`
 }
 
 // IncidentSettings is the part of the configuration an incident runs with.
@@ -88,6 +106,123 @@ type IncidentSettings struct {
 	// StabilizationWindow is how long no matching event must arrive before an
 	// auto-resolving incident resolves itself.
 	StabilizationWindow time.Duration `json:"stabilization_window,omitempty"`
+	// SafeActionsOnly forbids unattended unsafe actions.
+	SafeActionsOnly bool `json:"safe_actions_only,omitempty"`
+	// ApprovalTimeout is how long an approval request stays pending before it expires.
+	ApprovalTimeout time.Duration `json:"approval_timeout,omitempty"`
+	// ActionCatalog says, for each remediation action the incident may use, whether it
+	// is safe to run unattended.
+	ActionCatalog []ActionSpec `json:"action_catalog,omitempty"`
+	// AckTargets is the time to acknowledge per severity before escalating.
+	AckTargets map[Severity]time.Duration `json:"ack_targets,omitempty"`
+	// Escalation is the ordered escalation policy; level 0 is told when the incident opens.
+	Escalation []EscalationLevel `json:"escalation,omitempty"`
+	// ReminderInterval is how often the assignee is reminded while the incident waits to
+	// be resolved (0: no reminders).
+	ReminderInterval time.Duration `json:"reminder_interval,omitempty"`
+}
+
+// ActionSpec is one remediation action as the workflow sees it.
+type ActionSpec struct {
+	ID string `json:"id"`
+	// Safe actions may run unattended; the others need a named approver.
+	Safe bool `json:"safe"`
+}
+
+// EscalationLevel is one step of the escalation policy.
+type EscalationLevel struct {
+	Name string `json:"name"`
+	// Channels are the notification channels used at this level (slack, pagerduty, email, webhook).
+	Channels []string `json:"channels,omitempty"`
+	// Targets name who is paged at this level (shown in the notification).
+	Targets []string `json:"targets,omitempty"`
+	// Delay is how long after the previous escalation this level is reached; the first
+	// escalation happens at the acknowledgement target.
+	Delay time.Duration `json:"delay,omitempty"`
+}
+
+// DefaultAckTargets are the acknowledgement targets per severity.
+var DefaultAckTargets = map[Severity]time.Duration{
+	SeverityCritical: 15 * time.Minute,
+	SeverityHigh:     time.Hour,
+	SeverityMedium:   4 * time.Hour,
+	SeverityLow:      24 * time.Hour,
+}
+
+// Approval is a request to run an action that needs a named approver.
+type Approval struct {
+	Action      string    `json:"action"`
+	RequestedAt time.Time `json:"requested_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	// Status is pending, approved, rejected or expired.
+	Status string    `json:"status"`
+	By     string    `json:"by,omitempty"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at,omitempty"`
+}
+
+// Approval statuses.
+const (
+	ApprovalPending  = "pending"
+	ApprovalApproved = "approved"
+	ApprovalRejected = "rejected"
+	ApprovalExpired  = "expired"
+)
+
+// ApprovalDecision is the payload of the approve and reject updates.
+type ApprovalDecision struct {
+	Action string `json:"action"`
+	By     string `json:"by"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Mitigate asks the incident to run a remediation action now (the mitigate update).
+type Mitigate struct {
+	Action     string `json:"action"`
+	Actor      string `json:"actor"`
+	ApprovedBy string `json:"approved_by,omitempty"`
+	DryRun     bool   `json:"dry_run,omitempty"`
+}
+
+// ActionRecord is one remediation action run (or refused) for the incident.
+type ActionRecord struct {
+	Action     string    `json:"action"`
+	Attempt    int       `json:"attempt"`
+	Status     string    `json:"status"`
+	Output     string    `json:"output,omitempty"`
+	ExitCode   int       `json:"exit_code,omitempty"`
+	DurationMS int64     `json:"duration_ms"`
+	Actor      string    `json:"actor"`
+	ApprovedBy string    `json:"approved_by,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// Action run statuses.
+const (
+	ActionSucceeded     = "succeeded"
+	ActionFailed        = "failed"
+	ActionNotConfigured = "not_configured"
+	ActionDryRun        = "dry_run"
+	ActionInterrupted   = "interrupted"
+)
+
+// Update changes fields of a running incident (the update update).
+type Update struct {
+	By       string   `json:"by"`
+	Status   Status   `json:"status,omitempty"`
+	Severity Severity `json:"severity,omitempty"`
+	Title    string   `json:"title,omitempty"`
+	Note     string   `json:"note,omitempty"`
+}
+
+// ResumeState carries a long incident's state across continue-as-new.
+type ResumeState struct {
+	Incident        Incident       `json:"incident"`
+	Approvals       []Approval     `json:"approvals,omitempty"`
+	Actions         []ActionRecord `json:"actions,omitempty"`
+	EscalationLevel int            `json:"escalation_level"`
+	EventsSeen      int            `json:"events_seen"`
 }
 
 // AttachEvents tells the incident about matching events (the SignalAttachEvents payload).
@@ -128,6 +263,11 @@ type IncidentState struct {
 	AssignedTo     string     `json:"assigned_to,omitempty"`
 	ResolvedAt     *time.Time `json:"resolved_at,omitempty"`
 	MTTRBreached   bool       `json:"mttr_breached"`
+	// EscalationLevel is the index into the escalation policy reached so far.
+	EscalationLevel int            `json:"escalation_level"`
+	EscalationName  string         `json:"escalation_name,omitempty"`
+	Approvals       []Approval     `json:"approvals,omitempty"`
+	Actions         []ActionRecord `json:"actions,omitempty"`
 }
 
 // WorkflowUIURL is the Temporal Web UI page of one workflow run's history.

@@ -38,6 +38,7 @@ type eventModel struct {
 	CorrelationID string         `bun:"correlation_id"`
 	Component     string         `bun:"component"`
 	IncidentID    string         `bun:"incident_id,nullzero"`
+	SilenceID     string         `bun:"silence_id,nullzero"`
 }
 
 func newEventModel(ev schemas.Event, receivedAt time.Time) eventModel {
@@ -57,6 +58,7 @@ func newEventModel(ev schemas.Event, receivedAt time.Time) eventModel {
 		CorrelationID: ev.CorrelationID,
 		Component:     ev.Component,
 		IncidentID:    ev.IncidentID,
+		SilenceID:     ev.SilencedBy,
 	}
 }
 
@@ -92,6 +94,7 @@ func (m *eventModel) event() schemas.Event {
 		CorrelationID: m.CorrelationID,
 		Component:     m.Component,
 		IncidentID:    m.IncidentID,
+		SilencedBy:    m.SilenceID,
 	}
 }
 

@@ -45,6 +45,8 @@ type incidentModel struct {
 	MTTASeconds        *float64 `bun:"mtta_seconds"`
 	MTTRSeconds        *float64 `bun:"mttr_seconds"`
 	MTTRBreached       bool     `bun:"mttr_breached"`
+	EscalationLevel    int      `bun:"escalation_level"`
+	EscalationName     string   `bun:"escalation_name"`
 	WorkflowID         string   `bun:"workflow_id"`
 	RunID              string   `bun:"run_id"`
 	UpdatedAt          dbTime   `bun:"updated_at"`
@@ -93,6 +95,8 @@ func newIncidentModel(inc *schemas.Incident) incidentModel {
 		RunID:              inc.RunID,
 		UpdatedAt:          newDBTime(inc.UpdatedAt),
 		Version:            inc.Version,
+		EscalationLevel:    inc.EscalationLevel,
+		EscalationName:     inc.EscalationName,
 	}
 }
 
@@ -152,6 +156,8 @@ func (m *incidentModel) incident() *schemas.Incident {
 		RunID:              m.RunID,
 		UpdatedAt:          m.UpdatedAt.Time,
 		Version:            m.Version,
+		EscalationLevel:    m.EscalationLevel,
+		EscalationName:     m.EscalationName,
 	}
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -12,7 +13,7 @@ import (
 )
 
 // allMigrations are the migrations shipped for every dialect, oldest first.
-var allMigrations = []string{"20260601000000_init"}
+var allMigrations = []string{"20260601000000_init", "20260615000000_detection", "20261129150000_response"}
 
 func TestMigrationsUpStatusRollbackUp(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *Store) {
@@ -29,7 +30,7 @@ func TestMigrationsUpStatusRollbackUp(t *testing.T) {
 
 		rolled, err := s.Rollback(ctx)
 		require.NoError(t, err)
-		require.Equal(t, "20260601000000_init", rolled)
+		require.Equal(t, strings.Join(allMigrations, ", "), rolled, "applied as one group, they roll back together")
 		applied, pending, err = s.MigrationStatus(ctx)
 		require.NoError(t, err)
 		require.Empty(t, applied)

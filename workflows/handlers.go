@@ -3,10 +3,12 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/mahavishnu/mahavishnu/activities"
 	"github.com/mahavishnu/mahavishnu/schemas"
 )
 
@@ -17,6 +19,16 @@ func (w *incident) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, schemas.QueryState, w.state); err != nil {
 		return fmt.Errorf("register query %s: %w", schemas.QueryState, err)
 	}
+	if err := workflow.SetQueryHandler(ctx, schemas.QueryPendingApprovals, func() ([]schemas.Approval, error) {
+		return w.pendingApprovals(), nil
+	}); err != nil {
+		return fmt.Errorf("register query %s: %w", schemas.QueryPendingApprovals, err)
+	}
+	if err := workflow.SetQueryHandler(ctx, schemas.QueryTimeline, func() ([]schemas.TimelineEntry, error) {
+		return w.recent, nil
+	}); err != nil {
+		return fmt.Errorf("register query %s: %w", schemas.QueryTimeline, err)
+	}
 	updates := []struct {
 		name      string
 		handler   any
@@ -25,6 +37,10 @@ func (w *incident) registerHandlers(ctx workflow.Context) error {
 		{schemas.UpdateAcknowledge, w.acknowledgeUpdate, w.validateAcknowledge},
 		{schemas.UpdateAssign, w.assignUpdate, w.validateAssign},
 		{schemas.UpdateResolve, w.resolveUpdate, w.validateResolve},
+		{schemas.UpdateApprove, w.approveUpdate, w.validateApprove},
+		{schemas.UpdateReject, w.rejectUpdate, w.validateReject},
+		{schemas.UpdateMitigate, w.mitigateUpdate, w.validateMitigate},
+		{schemas.UpdateFields, w.fieldsUpdate, w.validateFields},
 	}
 	for _, u := range updates {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler,
@@ -37,15 +53,19 @@ func (w *incident) registerHandlers(ctx workflow.Context) error {
 
 func (w *incident) state() (schemas.IncidentState, error) {
 	return schemas.IncidentState{
-		IncidentID:     w.inc.IncidentID,
-		Status:         w.inc.Status,
-		Severity:       w.inc.Severity,
-		EventCount:     w.inc.EventCount,
-		AcknowledgedBy: w.inc.AcknowledgedBy,
-		AcknowledgedAt: w.inc.AcknowledgedAt,
-		AssignedTo:     w.inc.AssignedTo,
-		ResolvedAt:     w.inc.ResolvedAt,
-		MTTRBreached:   w.inc.MTTRBreached,
+		IncidentID:      w.inc.IncidentID,
+		Status:          w.inc.Status,
+		Severity:        w.inc.Severity,
+		EventCount:      w.inc.EventCount,
+		AcknowledgedBy:  w.inc.AcknowledgedBy,
+		AcknowledgedAt:  w.inc.AcknowledgedAt,
+		AssignedTo:      w.inc.AssignedTo,
+		ResolvedAt:      w.inc.ResolvedAt,
+		MTTRBreached:    w.inc.MTTRBreached,
+		EscalationLevel: w.inc.EscalationLevel,
+		EscalationName:  w.inc.EscalationName,
+		Approvals:       w.approvals,
+		Actions:         w.actions,
 	}, nil
 }
 
@@ -55,6 +75,8 @@ func (w *incident) signalLoop(ctx workflow.Context) {
 	ackCh := workflow.GetSignalChannel(ctx, schemas.SignalAcknowledge)
 	assignCh := workflow.GetSignalChannel(ctx, schemas.SignalAssign)
 	resolveCh := workflow.GetSignalChannel(ctx, schemas.SignalResolve)
+	approveCh := workflow.GetSignalChannel(ctx, schemas.SignalApprove)
+	rejectCh := workflow.GetSignalChannel(ctx, schemas.SignalReject)
 	sel := workflow.NewSelector(ctx)
 	sel.AddReceive(w.attachCh, func(c workflow.ReceiveChannel, _ bool) {
 		var b schemas.AttachEvents
@@ -75,6 +97,16 @@ func (w *incident) signalLoop(ctx workflow.Context) {
 		var req schemas.Resolve
 		c.Receive(ctx, &req)
 		w.signalled(schemas.SignalResolve, w.validateResolve(req), func() error { return w.resolve(ctx, req) })
+	})
+	sel.AddReceive(approveCh, func(c workflow.ReceiveChannel, _ bool) {
+		var req schemas.ApprovalDecision
+		c.Receive(ctx, &req)
+		w.signalled(schemas.SignalApprove, w.validateApprove(req), func() error { _, err := w.approve(ctx, req); return err })
+	})
+	sel.AddReceive(rejectCh, func(c workflow.ReceiveChannel, _ bool) {
+		var req schemas.ApprovalDecision
+		c.Receive(ctx, &req)
+		w.signalled(schemas.SignalReject, w.validateReject(req), func() error { return w.reject(ctx, req) })
 	})
 	for {
 		sel.Select(ctx)
@@ -136,8 +168,10 @@ func (w *incident) acknowledge(ctx workflow.Context, req schemas.Acknowledge) er
 	mtta := now.Sub(w.inc.DetectedAt).Seconds()
 	w.inc.MTTASeconds = &mtta
 	w.inc.Version++
-	return w.sync(ctx, w.entry(ctx, schemas.TimelineAcknowledged, w.inc.AcknowledgedBy,
+	err := w.sync(ctx, w.entry(ctx, schemas.TimelineAcknowledged, w.inc.AcknowledgedBy,
 		"acknowledged by "+w.inc.AcknowledgedBy))
+	w.notify(ctx, activities.NotifyAcknowledged, "acknowledged by "+w.inc.AcknowledgedBy, nil)
+	return err
 }
 
 func (w *incident) validateAssign(req schemas.Assign) error {
@@ -200,5 +234,158 @@ func (w *incident) resolve(ctx workflow.Context, req schemas.Resolve) error {
 	if req.Notes != "" {
 		msg += ": " + req.Notes
 	}
-	return w.sync(ctx, w.entry(ctx, schemas.TimelineResolved, w.inc.ResolvedBy, msg))
+	entries := []schemas.TimelineEntry{w.entry(ctx, schemas.TimelineResolved, w.inc.ResolvedBy, msg)}
+	// Approval requests still pending are withdrawn: nothing runs after resolution.
+	for i := range w.approvals {
+		if w.approvals[i].Status == schemas.ApprovalPending {
+			w.decide(i, schemas.ApprovalExpired, SystemActor, "incident resolved before a decision", now)
+			entries = append(entries, w.entry(ctx, schemas.TimelineApprovalExp, SystemActor,
+				fmt.Sprintf("approval request for %s withdrawn: incident resolved", w.approvals[i].Action)))
+		}
+	}
+	err := w.sync(ctx, entries...)
+	w.notify(ctx, activities.NotifyResolved, msg, nil)
+	return err
+}
+
+func (w *incident) validateApprove(req schemas.ApprovalDecision) error {
+	switch {
+	case strings.TrimSpace(req.By) == "":
+		return errors.New("approve: the approver's name is required")
+	case w.pendingApproval(req.Action) < 0:
+		return fmt.Errorf("action %q of incident %s is not pending approval%s", req.Action, w.inc.IncidentID, w.approvalHistory(req.Action))
+	}
+	return nil
+}
+
+// approvalHistory says what became of an action's last approval request, for refusals.
+func (w *incident) approvalHistory(action string) string {
+	for i := len(w.approvals) - 1; i >= 0; i-- {
+		if ap := w.approvals[i]; ap.Action == action {
+			return fmt.Sprintf(" (its request was %s by %s)", ap.Status, ap.By)
+		}
+	}
+	return ""
+}
+
+func (w *incident) approveUpdate(ctx workflow.Context, req schemas.ApprovalDecision) (schemas.Approval, error) {
+	return w.approve(ctx, req)
+}
+
+// approve records the approval; after the Remediate stage the action runs at once,
+// before it the stage runs it.
+func (w *incident) approve(ctx workflow.Context, req schemas.ApprovalDecision) (schemas.Approval, error) {
+	i := w.pendingApproval(req.Action)
+	w.decide(i, schemas.ApprovalApproved, strings.TrimSpace(req.By), req.Reason, workflow.Now(ctx))
+	err := w.sync(ctx, w.entry(ctx, schemas.TimelineApproved, w.approvals[i].By,
+		fmt.Sprintf("%s approved by %s", req.Action, w.approvals[i].By)))
+	if w.remediated && !w.approvalRan[i] {
+		w.approvalRan[i] = true
+		w.runAction(ctx, req.Action, w.approvals[i].By, w.approvals[i].By)
+	}
+	return w.approvals[i], err
+}
+
+func (w *incident) validateReject(req schemas.ApprovalDecision) error {
+	return w.validateApprove(req)
+}
+
+func (w *incident) rejectUpdate(ctx workflow.Context, req schemas.ApprovalDecision) (schemas.Approval, error) {
+	err := w.reject(ctx, req)
+	for i := len(w.approvals) - 1; i >= 0; i-- {
+		if w.approvals[i].Action == req.Action {
+			return w.approvals[i], err
+		}
+	}
+	return schemas.Approval{}, err
+}
+
+func (w *incident) reject(ctx workflow.Context, req schemas.ApprovalDecision) error {
+	i := w.pendingApproval(req.Action)
+	w.decide(i, schemas.ApprovalRejected, strings.TrimSpace(req.By), req.Reason, workflow.Now(ctx))
+	msg := fmt.Sprintf("%s rejected by %s", req.Action, w.approvals[i].By)
+	if req.Reason != "" {
+		msg += ": " + req.Reason
+	}
+	return w.sync(ctx, w.entry(ctx, schemas.TimelineRejected, w.approvals[i].By, msg))
+}
+
+func (w *incident) validateMitigate(req schemas.Mitigate) error {
+	spec, known := w.actionSpec(req.Action)
+	switch {
+	case !w.v2:
+		return errors.New("this incident started before remediation existed; run the action by hand")
+	case strings.TrimSpace(req.Actor) == "":
+		return errors.New("mitigate: who runs the action is required")
+	case !known:
+		return fmt.Errorf("unknown action %q: see `mahavishnu incidents mitigate %s --list-actions`", req.Action, w.inc.IncidentID)
+	case w.resolved:
+		return fmt.Errorf("incident %s is already %s", w.inc.IncidentID, w.inc.Status)
+	case !spec.Safe && strings.TrimSpace(req.ApprovedBy) == "":
+		return fmt.Errorf("%s needs approval: run it again with --approved-by NAME", req.Action)
+	}
+	return nil
+}
+
+// mitigateUpdate runs an action now for a responder. A pending approval of the action
+// is approved by the named approver first.
+func (w *incident) mitigateUpdate(ctx workflow.Context, req schemas.Mitigate) (schemas.ActionRecord, error) {
+	approver := strings.TrimSpace(req.ApprovedBy)
+	if i := w.pendingApproval(req.Action); i >= 0 && approver != "" {
+		w.decide(i, schemas.ApprovalApproved, approver, "approved with mitigate", workflow.Now(ctx))
+		w.approvalRan[i] = true
+		if err := w.sync(ctx, w.entry(ctx, schemas.TimelineApproved, approver,
+			fmt.Sprintf("%s approved by %s", req.Action, approver))); err != nil {
+			return schemas.ActionRecord{}, err
+		}
+	}
+	return w.runAction(ctx, req.Action, strings.TrimSpace(req.Actor), approver), nil
+}
+
+func (w *incident) validateFields(req schemas.Update) error {
+	switch {
+	case strings.TrimSpace(req.By) == "":
+		return errors.New("update: who updates is required")
+	case w.resolved:
+		return fmt.Errorf("incident %s is already %s", w.inc.IncidentID, w.inc.Status)
+	case req.Status == "" && req.Severity == "" && req.Title == "" && req.Note == "":
+		return errors.New("update: nothing to change: give a status, severity, title or note")
+	case req.Status == schemas.StatusResolved || req.Status == schemas.StatusClosed:
+		return fmt.Errorf("update: use `resolve` or `close` to set the status %s", req.Status)
+	case req.Status != "" && !slices.Contains(schemas.Statuses, req.Status):
+		return fmt.Errorf("update: invalid status %q", req.Status)
+	case req.Severity != "" && !req.Severity.Valid():
+		return fmt.Errorf("update: invalid severity %q", req.Severity)
+	}
+	return nil
+}
+
+// fieldsUpdate changes what responders may change by hand and notes it on the timeline.
+func (w *incident) fieldsUpdate(ctx workflow.Context, req schemas.Update) (schemas.Incident, error) {
+	var changes []string
+	if req.Status != "" && req.Status != w.inc.Status {
+		changes = append(changes, fmt.Sprintf("status %s -> %s", w.inc.Status, req.Status))
+		w.setStatus(ctx, req.Status)
+	}
+	if req.Severity != "" && req.Severity != w.inc.Severity {
+		changes = append(changes, fmt.Sprintf("severity %s -> %s", w.inc.Severity, req.Severity))
+		w.inc.Severity = req.Severity
+		if err := workflow.UpsertTypedSearchAttributes(ctx, saSeverity.ValueSet(string(req.Severity))); err != nil {
+			w.logger.Warn("search attribute update failed", "Error", err)
+		}
+	}
+	if req.Title != "" && req.Title != w.inc.Title {
+		changes = append(changes, fmt.Sprintf("title %q", req.Title))
+		w.inc.Title = req.Title
+	}
+	w.inc.Version++
+	var entries []schemas.TimelineEntry
+	if len(changes) > 0 {
+		entries = append(entries, w.entry(ctx, schemas.TimelineUpdated, req.By, "updated: "+strings.Join(changes, ", ")))
+	}
+	if req.Note != "" {
+		entries = append(entries, w.entry(ctx, schemas.TimelineNote, req.By, req.Note))
+	}
+	err := w.sync(ctx, entries...)
+	return w.inc, err
 }

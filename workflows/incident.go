@@ -72,7 +72,24 @@ type incident struct {
 	// eventsSeen counts attach signals; a change restarts the stabilisation window.
 	eventsSeen int
 	resolved   bool
+
+	// v2 is set for runs of the response-procedure version (see response.go).
+	v2          bool
+	notifySeq   int
+	approvals   []schemas.Approval
+	approvalRan map[int]bool
+	actions     []schemas.ActionRecord
+	// remediated is set once the Remediate stage is over: later approvals run at once.
+	remediated bool
+	// recent keeps the latest timeline entries for the timeline query.
+	recent []schemas.TimelineEntry
+	// outbox holds notifications waiting to be sent; sending is set while one goes out.
+	outbox  []activities.NotifyInput
+	sending bool
 }
+
+// maxRecent bounds the timeline kept in workflow state; the store has all of it.
+const maxRecent = 200
 
 // setup validates the input, builds the initial snapshot, registers the handlers and
 // takes the events that came with the start (SignalWithStart delivers them first).
@@ -107,7 +124,8 @@ func setup(ctx workflow.Context, in schemas.IncidentInput) (*incident, error) {
 			RunID:              info.FirstRunID,
 			Version:            1,
 		},
-		attachCh: workflow.GetSignalChannel(ctx, schemas.SignalAttachEvents),
+		attachCh:    workflow.GetSignalChannel(ctx, schemas.SignalAttachEvents),
+		approvalRan: map[int]bool{},
 	}
 	w.addEvents(in.Events)
 	for {
@@ -125,6 +143,10 @@ func setup(ctx workflow.Context, in schemas.IncidentInput) (*incident, error) {
 
 func (w *incident) run(ctx workflow.Context) (schemas.Incident, error) {
 	ctx = workflow.WithActivityOptions(ctx, activityOptions)
+	w.v2 = workflow.GetVersion(ctx, changeResponseProcedure, workflow.DefaultVersion, 1) >= 1
+	if w.in.Resume != nil {
+		return w.runResumed(ctx)
+	}
 	w.logger.Info("incident opened", "Fingerprint", w.in.Fingerprint, "Severity", w.inc.Severity)
 	if err := w.sync(ctx, w.entry(ctx, schemas.TimelineDetected, SystemActor,
 		fmt.Sprintf("%s incident detected by rule %s for %s (%d events)", strings.ToUpper(string(w.inc.Severity)), w.in.RuleID, w.in.Source, len(w.pendingAttach)))); err != nil {
@@ -134,6 +156,10 @@ func (w *incident) run(ctx workflow.Context) (schemas.Incident, error) {
 	workflow.Go(ctx, w.signalLoop)
 	timerCtx, cancelTimer := workflow.WithCancel(ctx)
 	workflow.Go(timerCtx, w.mttrTimer)
+	if w.v2 {
+		workflow.Go(timerCtx, w.escalate)
+		workflow.Go(ctx, w.sendNotifications)
+	}
 
 	for _, st := range []struct {
 		stage  activities.Stage
@@ -149,23 +175,67 @@ func (w *incident) run(ctx workflow.Context) (schemas.Incident, error) {
 			break
 		}
 		w.setStatus(ctx, st.status)
+		if w.v2 && (st.stage == activities.StageContain || st.stage == activities.StageRemediate) {
+			// These stages act (and wait) before their summary: show the status first.
+			if err := w.sync(ctx); err != nil {
+				return w.inc, err
+			}
+		}
+		switch {
+		case !w.v2:
+		case st.stage == activities.StageContain:
+			w.contain(ctx)
+		case st.stage == activities.StageRemediate:
+			if err := w.remediate(ctx); err != nil {
+				return w.inc, err
+			}
+			w.remediated = true
+		}
 		res, err := w.runStage(ctx, st.stage)
 		if err != nil {
 			return w.inc, err
 		}
 		if st.stage == activities.StageAssess {
 			w.addComponents(res.Components)
+			w.notify(ctx, activities.NotifyOpened, fmt.Sprintf("%s incident detected: %s (%d events)",
+				strings.ToUpper(string(w.inc.Severity)), w.inc.Title, w.inc.EventCount), nil)
 		}
 	}
+	w.remediated = true
 	if err := w.awaitResolution(ctx); err != nil {
 		return w.inc, err
 	}
 	cancelTimer()
+	return w.finish(ctx)
+}
+
+// runResumed continues an incident carried over by continue-as-new: straight back to
+// waiting for the resolution, with its timers started again.
+func (w *incident) runResumed(ctx workflow.Context) (schemas.Incident, error) {
+	if err := w.resume(ctx); err != nil {
+		return w.inc, err
+	}
+	w.remediated = true
+	workflow.Go(ctx, w.signalLoop)
+	timerCtx, cancelTimer := workflow.WithCancel(ctx)
+	workflow.Go(timerCtx, w.mttrTimer)
+	workflow.Go(timerCtx, w.escalate)
+	workflow.Go(ctx, w.sendNotifications)
+	if err := w.awaitResolution(ctx); err != nil {
+		return w.inc, err
+	}
+	cancelTimer()
+	return w.finish(ctx)
+}
+
+// finish writes the post-mortem and lets running handlers end.
+func (w *incident) finish(ctx workflow.Context) (schemas.Incident, error) {
 	if _, err := w.runStage(ctx, activities.StagePostMortem); err != nil {
 		return w.inc, err
 	}
-	// Let update handlers that are still writing finish before the workflow completes.
-	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+	// Let update handlers that are still writing, and the notifications still queued,
+	// finish before the workflow completes.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) && w.notificationsSent() }); err != nil {
 		return w.inc, err
 	}
 	w.logger.Info("incident workflow finished", "Status", w.inc.Status)
@@ -176,6 +246,9 @@ func (w *incident) run(ctx workflow.Context) (schemas.Incident, error) {
 // stabilisation window without a new event.
 func (w *incident) awaitResolution(ctx workflow.Context) error {
 	if !w.in.Settings.AutoResolution {
+		if w.v2 {
+			return w.awaitResolve(ctx)
+		}
 		return workflow.Await(ctx, func() bool { return w.resolved })
 	}
 	window := w.in.Settings.StabilizationWindow
@@ -215,16 +288,18 @@ func (w *incident) mttrTimer(ctx workflow.Context) {
 	w.logger.Warn("MTTR target breached", "Target", target)
 	// The write must survive the timer's cancellation by a resolve arriving meanwhile.
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	if err := w.sync(dctx, w.entry(ctx, schemas.TimelineMTTRBreached, SystemActor,
-		fmt.Sprintf("MTTR target of %s breached: not resolved yet", target))); err != nil {
+	text := fmt.Sprintf("MTTR target of %s breached: not resolved yet", target)
+	if err := w.sync(dctx, w.entry(ctx, schemas.TimelineMTTRBreached, SystemActor, text)); err != nil {
 		w.logger.Error("recording MTTR breach failed", "Error", err)
 	}
+	w.notify(dctx, activities.NotifyMTTRBreached, text, nil)
 }
 
 func (w *incident) runStage(ctx workflow.Context, stage activities.Stage) (activities.StageResult, error) {
 	var res activities.StageResult
 	err := workflow.ExecuteActivity(ctx, a.RunStage, activities.StageInput{
 		Incident: w.inc, Stage: stage, Actions: w.in.Actions, Settings: w.in.Settings,
+		Ran: w.actions, Approvals: w.approvals,
 	}).Get(ctx, &res)
 	if err != nil {
 		return res, fmt.Errorf("stage %s: %w", stage, err)
@@ -254,7 +329,7 @@ func (w *incident) sync(ctx workflow.Context, entries ...schemas.TimelineEntry) 
 }
 
 func (w *incident) entry(ctx workflow.Context, kind, actor, msg string) schemas.TimelineEntry {
-	return schemas.TimelineEntry{
+	e := schemas.TimelineEntry{
 		IncidentID: w.inc.IncidentID,
 		At:         workflow.Now(ctx).UTC(),
 		Kind:       kind,
@@ -262,6 +337,11 @@ func (w *incident) entry(ctx workflow.Context, kind, actor, msg string) schemas.
 		Message:    msg,
 		Key:        fmt.Sprintf("%s/%d", kind, w.inc.Version),
 	}
+	w.recent = append(w.recent, e)
+	if len(w.recent) > maxRecent {
+		w.recent = w.recent[len(w.recent)-maxRecent:]
+	}
+	return e
 }
 
 // addEvents folds a batch of attached events into the snapshot.

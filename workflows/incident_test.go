@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"testing"
@@ -22,9 +23,12 @@ var t0 = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 type IncidentSuite struct {
 	suite.Suite
 	testsuite.WorkflowTestSuite
-	env    *testsuite.TestWorkflowEnvironment
-	syncs  []activities.SyncInput
-	stages []activities.StageInput
+	env      *testsuite.TestWorkflowEnvironment
+	syncs    []activities.SyncInput
+	stages   []activities.StageInput
+	notified []activities.NotifyInput
+	ran      []activities.ActionInput
+	updates  int
 }
 
 func TestIncidentWorkflow(t *testing.T) { suite.Run(t, new(IncidentSuite)) }
@@ -36,7 +40,18 @@ func (s *IncidentSuite) SetupSuite() {
 func (s *IncidentSuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.SetStartTime(t0)
-	s.syncs, s.stages = nil, nil
+	s.syncs, s.stages, s.notified, s.ran = nil, nil, nil, nil
+	s.env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.NotifyInput) (activities.NotifyResult, error) {
+			s.notified = append(s.notified, in)
+			return activities.NotifyResult{Sent: []string{"slack"}}, nil
+		}).Maybe()
+	s.env.OnActivity(a.ExecuteAction, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.ActionInput) (schemas.ActionRecord, error) {
+			s.ran = append(s.ran, in)
+			return schemas.ActionRecord{Action: in.Action, Attempt: in.Attempt, Status: schemas.ActionSucceeded,
+				Actor: in.Actor, ApprovedBy: in.ApprovedBy}, nil
+		}).Maybe()
 	attached := map[string]bool{}
 	s.env.OnActivity(a.Sync, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.SyncInput) (activities.SyncResult, error) {
 		s.syncs = append(s.syncs, in)
@@ -85,8 +100,10 @@ type updateResult struct {
 
 func (s *IncidentSuite) updateAt(after time.Duration, name string, arg any) *updateResult {
 	res := &updateResult{}
+	s.updates++
+	id := fmt.Sprintf("%s-%d", name, s.updates)
 	s.env.RegisterDelayedCallback(func() {
-		s.env.UpdateWorkflow(name, name+after.String(), &testsuite.TestUpdateCallback{
+		s.env.UpdateWorkflow(name, id, &testsuite.TestUpdateCallback{
 			OnReject: func(err error) { res.rejected, res.done = err, true },
 			OnAccept: func() {},
 			OnComplete: func(v any, err error) {

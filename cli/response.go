@@ -1,0 +1,393 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mahavishnu/mahavishnu/api"
+	"github.com/mahavishnu/mahavishnu/config"
+	"github.com/mahavishnu/mahavishnu/manager"
+	"github.com/mahavishnu/mahavishnu/remediation"
+	"github.com/mahavishnu/mahavishnu/schemas"
+)
+
+// responseCommands are the responder commands beyond acknowledge/assign/resolve/close.
+func responseCommands(r *runtime) []*cli.Command {
+	return []*cli.Command{mitigateCommand(r), approveCommand(r, true), approveCommand(r, false), updateCommand(r),
+		postmortemCommand(r), historyCommand(r), configCommand(r), replayCommand(r), notifyCommand(r)}
+}
+
+// withOps opens the store and Temporal and checks the incident exists.
+func (r *runtime) withOps(c *cli.Context, id string) (*manager.Ops, error) {
+	st, err := r.Store(c.Context)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.GetIncident(c.Context, id); err != nil {
+		return nil, incidentError(id, err)
+	}
+	tc, err := r.Client(c.Context)
+	if err != nil {
+		return nil, err
+	}
+	return &manager.Ops{Store: st, Client: tc}, nil
+}
+
+func (r *runtime) registry() (*remediation.Registry, error) {
+	reg, err := remediation.NewRegistry(r.cfg.IncidentResponse.Remediation.Actions)
+	if err != nil {
+		return nil, fmt.Errorf("incident_response.remediation.%w", err)
+	}
+	return reg, nil
+}
+
+func mitigateCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name:      "mitigate",
+		Usage:     "list the recommended remediation actions of an incident, or run one",
+		ArgsUsage: "INCIDENT_ID",
+		Description: "Safe actions run at once; the others (restart_service, rollback, ...) need a named\n" +
+			"approver with --approved-by, which also approves a pending request for the action.\n" +
+			"--dry-run shows exactly what would run without running it.",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "list-actions", Usage: "list the actions: safe or approval-needed, already run or pending"},
+			&cli.StringFlag{Name: "action", Usage: "the action to run"},
+			&cli.StringFlag{Name: "approved-by", Usage: "the approver of an action that needs approval"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "show what would run, run nothing"},
+			byFlag(), outputFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			format, err := outputFormat(c)
+			if err != nil {
+				return err
+			}
+			if err := exactArgs(c, "incident_id"); err != nil {
+				return err
+			}
+			id := c.Args().First()
+			st, err := r.Store(c.Context)
+			if err != nil {
+				return err
+			}
+			inc, err := st.GetIncident(c.Context, id)
+			if err != nil {
+				return incidentError(id, err)
+			}
+			reg, err := r.registry()
+			if err != nil {
+				return err
+			}
+			action := c.String("action")
+			switch {
+			case c.Bool("list-actions") || action == "":
+				return r.listActions(c, format, inc, reg)
+			case c.Bool("dry-run"):
+				a, ok := reg.Get(action)
+				if !ok {
+					return fmt.Errorf("--action: unknown action %q", action)
+				}
+				res, err := a.DryRun(remediation.Input{IncidentID: inc.IncidentID, IncidentType: inc.IncidentType,
+					Severity: inc.Severity, Source: inc.Source, Component: inc.Source, Action: action, Actor: c.String("by")})
+				if format == outputJSON {
+					return writeJSON(c.App.Writer, res)
+				}
+				fmt.Fprintf(c.App.Writer, "%s (%s): %s\n", action, res.Status, res.Details)
+				return err
+			}
+			ops, err := r.withOps(c, id)
+			if err != nil {
+				return err
+			}
+			rec, err := ops.Mitigate(c.Context, id, schemas.Mitigate{Action: action, Actor: c.String("by"), ApprovedBy: c.String("approved-by")})
+			if err != nil {
+				return incidentError(id, err)
+			}
+			if format == outputJSON {
+				return writeJSON(c.App.Writer, rec)
+			}
+			fmt.Fprintf(c.App.Writer, "%s %s on incident %s (%s)\n", rec.Action, strings.ReplaceAll(rec.Status, "_", " "), id,
+				(time.Duration(rec.DurationMS) * time.Millisecond).String())
+			if rec.Output != "" {
+				fmt.Fprintln(c.App.Writer, rec.Output)
+			}
+			if rec.Error != "" {
+				fmt.Fprintln(c.App.Writer, "error:", rec.Error)
+			}
+			if rec.Status != schemas.ActionSucceeded {
+				return cli.Exit("", 1)
+			}
+			return nil
+		},
+	}
+}
+
+type actionRow struct {
+	Action      string `json:"action"`
+	Description string `json:"description"`
+	Safe        bool   `json:"safe"`
+	Configured  bool   `json:"configured"`
+	State       string `json:"state"`
+}
+
+func (r *runtime) listActions(c *cli.Context, format string, inc *schemas.Incident, reg *remediation.Registry) error {
+	rule := findRuleByID(inc.RuleID)
+	recs, _, err := r.store.ListActions(c.Context, inc.IncidentID, time.Time{}, 1000)
+	if err != nil {
+		return err
+	}
+	var rows []actionRow
+	for _, a := range reg.Recommended(inc.IncidentType, rule.Actions) {
+		row := actionRow{Action: a.ID, Description: a.Description,
+			Safe: a.Safe && !r.cfg.IncidentResponse.Remediation.RequiresApproval(a.ID), Configured: a.Configured(), State: "not run"}
+		for _, rec := range recs {
+			if rec.Action == a.ID {
+				row.State = rec.Status
+			}
+		}
+		rows = append(rows, row)
+	}
+	if format == outputJSON {
+		return writeJSON(c.App.Writer, rows)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintf(c.App.Writer, "No remediation actions for %s: notifications only.\n", inc.IncidentType)
+		return nil
+	}
+	tw := newTable(c.App.Writer)
+	fmt.Fprintln(tw, "ACTION\tKIND\tCONFIGURED\tSTATE\tDESCRIPTION")
+	for _, row := range rows {
+		kind := "safe"
+		if !row.Safe {
+			kind = "needs approval"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", row.Action, kind, row.Configured, row.State, row.Description)
+	}
+	return tw.Flush()
+}
+
+func findRuleByID(id string) schemas.Rule {
+	for _, r := range schemas.DefaultRules() {
+		if r.ID == id {
+			return r
+		}
+	}
+	return schemas.Rule{}
+}
+
+func approveCommand(r *runtime, approve bool) *cli.Command {
+	name, usage := "approve", "approve a remediation action waiting for approval"
+	if !approve {
+		name, usage = "reject", "reject a remediation action waiting for approval"
+	}
+	return &cli.Command{
+		Name: name, Usage: usage, ArgsUsage: "INCIDENT_ID",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "action", Required: true, Usage: "the pending action"},
+			&cli.StringFlag{Name: "reason", Usage: "why (recorded on the timeline)"},
+			byFlag(), outputFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			format, err := outputFormat(c)
+			if err != nil {
+				return err
+			}
+			if err := exactArgs(c, "incident_id"); err != nil {
+				return err
+			}
+			id := c.Args().First()
+			ops, err := r.withOps(c, id)
+			if err != nil {
+				return err
+			}
+			do := ops.Approve
+			if !approve {
+				do = ops.Reject
+			}
+			ap, err := do(c.Context, id, c.String("action"), c.String("by"), c.String("reason"))
+			if err != nil {
+				return incidentError(id, err)
+			}
+			if format == outputJSON {
+				return writeJSON(c.App.Writer, ap)
+			}
+			fmt.Fprintf(c.App.Writer, "%s %s by %s on incident %s.\n", ap.Action, ap.Status, ap.By, id)
+			return nil
+		},
+	}
+}
+
+func updateCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name: "update", Usage: "change an incident's status, severity, title or assignee, or add a note", ArgsUsage: "INCIDENT_ID",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "status", Usage: "a stage status: " + statusNames()},
+			&cli.StringFlag{Name: "severity", Usage: "low, medium, high or critical"},
+			&cli.StringFlag{Name: "title"},
+			&cli.StringFlag{Name: "assigned-to", Usage: "assign the incident"},
+			&cli.StringFlag{Name: "note", Usage: "add a note to the timeline"},
+			byFlag(), outputFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			format, err := outputFormat(c)
+			if err != nil {
+				return err
+			}
+			if err := exactArgs(c, "incident_id"); err != nil {
+				return err
+			}
+			id := c.Args().First()
+			req := schemas.Update{By: c.String("by"), Title: c.String("title"), Note: c.String("note")}
+			if v := c.String("status"); v != "" {
+				if req.Status, err = schemas.ParseStatus(strings.ToLower(v)); err != nil {
+					return fmt.Errorf("--status: %w", err)
+				}
+			}
+			if v := c.String("severity"); v != "" {
+				if req.Severity, err = schemas.ParseSeverity(v); err != nil {
+					return fmt.Errorf("--severity: %w", err)
+				}
+			}
+			assignee := c.String("assigned-to")
+			if assignee == "" && req.Status == "" && req.Severity == "" && req.Title == "" && req.Note == "" {
+				return fmt.Errorf("nothing to update: give --status, --severity, --title, --assigned-to or --note")
+			}
+			ops, err := r.withOps(c, id)
+			if err != nil {
+				return err
+			}
+			var inc *schemas.Incident
+			if assignee != "" {
+				if inc, err = ops.Assign(c.Context, id, assignee, req.By); err != nil {
+					return incidentError(id, err)
+				}
+			}
+			if req.Status != "" || req.Severity != "" || req.Title != "" || req.Note != "" {
+				if inc, err = ops.Update(c.Context, id, req); err != nil {
+					return incidentError(id, err)
+				}
+			}
+			if format == outputJSON {
+				return writeJSON(c.App.Writer, inc)
+			}
+			fmt.Fprintf(c.App.Writer, "Incident %s updated: %s, %s, assigned to %s.\n", id, inc.Status, inc.Severity, orDash(inc.AssignedTo))
+			return nil
+		},
+	}
+}
+
+func postmortemCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name: "postmortem", Usage: "show an incident's post-mortem (Markdown), written when it is resolved", ArgsUsage: "INCIDENT_ID",
+		Flags: []cli.Flag{&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write it to this file instead of printing it"}},
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, "incident_id"); err != nil {
+				return err
+			}
+			id := c.Args().First()
+			st, err := r.Store(c.Context)
+			if err != nil {
+				return err
+			}
+			inc, err := st.GetIncident(c.Context, id)
+			if err != nil {
+				return incidentError(id, err)
+			}
+			md, _, err := st.PostMortem(c.Context, id)
+			if err != nil {
+				if inc.Status.Active() {
+					return fmt.Errorf("incident %s is %s: its post-mortem is written when it is resolved", id, inc.Status)
+				}
+				return incidentError(id, err)
+			}
+			if path := c.String("output"); path != "" {
+				if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
+					return fmt.Errorf("--output: %w", err)
+				}
+				fmt.Fprintf(c.App.Writer, "Post-mortem of %s written to %s.\n", id, path)
+				return nil
+			}
+			_, err = fmt.Fprint(c.App.Writer, md)
+			return err
+		},
+	}
+}
+
+func historyCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name: "history", Usage: "show past remediation action runs",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "remediation", Value: true, Usage: "remediation actions (the only history kept so far)"},
+			&cli.StringFlag{Name: "incident", Usage: "only this incident"},
+			&cli.StringFlag{Name: "since", Usage: "10m, 2h, 7d or an RFC 3339 time"},
+			&cli.IntFlag{Name: "last", Value: 50},
+			outputFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			format, err := outputFormat(c)
+			if err != nil {
+				return err
+			}
+			var since time.Time
+			if v := c.String("since"); v != "" {
+				if since, err = api.ParseSince(v, time.Now()); err != nil {
+					return fmt.Errorf("--since: %w", err)
+				}
+			}
+			st, err := r.Store(c.Context)
+			if err != nil {
+				return err
+			}
+			recs, ids, err := st.ListActions(c.Context, c.String("incident"), since, c.Int("last"))
+			if err != nil {
+				return err
+			}
+			if format == outputJSON {
+				type row struct {
+					IncidentID string `json:"incident_id"`
+					schemas.ActionRecord
+				}
+				rows := make([]row, len(recs))
+				for i := range recs {
+					rows[i] = row{ids[i], recs[i]}
+				}
+				return writeJSON(c.App.Writer, rows)
+			}
+			if len(recs) == 0 {
+				fmt.Fprintln(c.App.Writer, "No remediation actions have run.")
+				return nil
+			}
+			tw := newTable(c.App.Writer)
+			fmt.Fprintln(tw, "TIME\tINCIDENT\tACTION\tSTATUS\tRUN BY\tAPPROVED BY\tDURATION\tERROR")
+			for i, rec := range recs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fmtTime(&rec.At), ids[i], rec.Action, rec.Status, orDash(rec.Actor),
+					orDash(rec.ApprovedBy), (time.Duration(rec.DurationMS) * time.Millisecond).String(), orDash(rec.Error))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func configCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name: "config", Usage: "inspect the configuration (secrets show as <secret>)",
+		Subcommands: []*cli.Command{{
+			Name: "get", Usage: "print a key (e.g. auto_remediation, notifications) or, without one, everything", ArgsUsage: "[KEY]",
+			Action: func(c *cli.Context) error {
+				if c.NArg() > 1 {
+					return fmt.Errorf("unexpected argument %q", c.Args().Get(1))
+				}
+				v, err := config.Get(r.cfg, c.Args().First())
+				if err != nil {
+					return err
+				}
+				return writeJSON(c.App.Writer, v)
+			},
+		}},
+	}
+}
+
+

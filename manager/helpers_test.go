@@ -1,0 +1,98 @@
+package manager
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"github.com/mahavishnu/mahavishnu/schemas"
+	"github.com/mahavishnu/mahavishnu/store"
+)
+
+// fakeTemporal records the workflow starts and signals the manager sends; any other
+// client method panics (the embedded nil interface), so a test notices an unexpected call.
+type fakeTemporal struct {
+	client.Client
+	mu      sync.Mutex
+	started []string // workflow IDs, in order
+	signals map[string]int
+}
+
+func (f *fakeTemporal) SignalWithStartWorkflow(_ context.Context, workflowID, _ string, _ any,
+	_ client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started = append(f.started, workflowID)
+	return fakeRun{id: workflowID}, nil
+}
+
+func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID, _, _ string, _ any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.signals == nil {
+		f.signals = map[string]int{}
+	}
+	f.signals[workflowID]++
+	return nil
+}
+
+func (f *fakeTemporal) starts() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.started...)
+}
+
+type fakeRun struct {
+	client.WorkflowRun
+	id string
+}
+
+func (r fakeRun) GetID() string { return r.id }
+
+// testManager is a rebuilt manager over a fresh SQLite store and a fake Temporal, with a
+// clock the test moves.
+type testManager struct {
+	*Manager
+	st  *store.Store
+	tc  *fakeTemporal
+	now time.Time
+}
+
+var t0 = time.Date(2026, 1, 2, 15, 0, 0, 0, time.UTC)
+
+func newTestManager(t *testing.T, rules []schemas.Rule) *testManager {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:///incidents.db", t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	tm := &testManager{st: st, tc: &fakeTemporal{}, now: t0}
+	tm.Manager, err = New(Options{Store: st, Client: tm.tc, Rules: rules, Now: func() time.Time { return tm.now },
+		Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	require.NoError(t, tm.Rebuild(ctx))
+	return tm
+}
+
+// submit posts n events of one type and source, a second apart ending at the clock.
+func (tm *testManager) submit(t *testing.T, n int, typ, source string) []string {
+	t.Helper()
+	events := make([]schemas.Event, n)
+	for i := range events {
+		events[i] = schemas.Event{EventType: typ, Source: source, Message: fmt.Sprintf("%s %d", typ, i),
+			Timestamp: tm.now.Add(time.Duration(i-n) * time.Second)}
+	}
+	ids, err := tm.SubmitEvents(context.Background(), events)
+	require.NoError(t, err)
+	return ids
+}
+
+func wfID(rule, source string) string {
+	return schemas.IncidentWorkflowID(schemas.Fingerprint(rule, source))
+}
