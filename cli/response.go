@@ -389,5 +389,3 @@ func configCommand(r *runtime) *cli.Command {
 		}},
 	}
 }
-
-

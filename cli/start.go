@@ -146,7 +146,7 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 		MaxEvents:     cfg.IncidentResponse.Detection.MaxEvents,
 		Retention:     cfg.IncidentResponse.Detection.EventRetention(),
 		CheckInterval: cfg.IncidentResponse.Detection.CheckInterval(),
-		Settings: incidentSettings(cfg, reg),
+		Settings:      incidentSettings(cfg, reg),
 	})
 	if err != nil {
 		return err

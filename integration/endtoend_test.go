@@ -214,7 +214,9 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 		return false
-	}, func() string { return fmt.Sprintf("webhook got %d requests, the last: %.300s", len(hookRx.Requests()), lastBody(hookRx)) })
+	}, func() string {
+		return fmt.Sprintf("webhook got %d requests, the last: %.300s", len(hookRx.Requests()), lastBody(hookRx))
+	})
 	for _, rx := range []*notifytest.Receiver{slackRx, hookRx} {
 		require.GreaterOrEqual(t, len(rx.Requests()), 4, "opened, approval requested, acknowledged, resolved")
 		for _, req := range rx.Requests() {
