@@ -50,7 +50,7 @@ type TimelineEntry struct {
 	Actor   string `json:"actor,omitempty"`
 	Message string `json:"message"`
 	// Key makes writes idempotent: an activity retried with the same key adds nothing.
-	Key string `json:"-"`
+	Key string `json:"key,omitempty"`
 }
 
 // Timeline entry kinds.
