@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mahavishnu/mahavishnu/manager"
+	"github.com/mahavishnu/mahavishnu/notify"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
 )
@@ -38,6 +39,8 @@ type Options struct {
 	TemporalHealth func(ctx context.Context) error
 	// WorkflowURL links an incident to the Temporal Web UI ("" when there is none).
 	WorkflowURL func(workflowID, runID string) string
+	// ChannelStats reports the notification channels' counters (nil: none).
+	ChannelStats func() map[string]notify.Stats
 }
 
 // Server is the HTTP API.
@@ -202,14 +205,29 @@ func (s *Server) index(w http.ResponseWriter, _ *http.Request) error {
 
 // Health is the body of GET /healthz.
 type Health struct {
-	Status   string         `json:"status"`
-	Manager  manager.Status `json:"manager"`
-	Store    string         `json:"store"`
-	Temporal string         `json:"temporal"`
+	Status        string             `json:"status"`
+	Manager       manager.Status     `json:"manager"`
+	Store         string             `json:"store"`
+	Temporal      string             `json:"temporal"`
+	Notifications NotificationHealth `json:"notifications"`
+}
+
+// NotificationHealth shows notifications that did not go out.
+type NotificationHealth struct {
+	// FailedLast24h counts deliveries that failed after their retries in the last day.
+	FailedLast24h int `json:"failed_last_24h"`
+	// Channels counts sends per channel since start (sent, failed, suppressed).
+	Channels map[string]notify.Stats `json:"channels,omitempty"`
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	h := Health{Status: "ok", Manager: s.m.Status(), Store: "ok", Temporal: "ok"}
+	if s.opts.ChannelStats != nil {
+		h.Notifications.Channels = s.opts.ChannelStats()
+	}
+	if n, err := s.m.Store().CountTimeline(r.Context(), schemas.TimelineNotifyFailed, time.Now().Add(-24*time.Hour)); err == nil {
+		h.Notifications.FailedLast24h = n
+	}
 	if err := s.m.Store().Ping(r.Context()); err != nil {
 		h.Status, h.Store = "degraded", "unreachable"
 		s.log.Warn("health: store", "error", err)

@@ -178,6 +178,11 @@ func printIncident(c *cli.Context, d incidentDetail) {
 	}
 	row("Acknowledged", ack)
 	row("Assigned to", orDash(inc.AssignedTo))
+	escalation := fmt.Sprintf("level %d", inc.EscalationLevel)
+	if inc.EscalationName != "" {
+		escalation += " (" + inc.EscalationName + ")"
+	}
+	row("Escalation", escalation)
 	resolved := fmtTime(inc.ResolvedAt)
 	if inc.ResolvedBy != "" {
 		resolved += " by " + inc.ResolvedBy

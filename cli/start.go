@@ -165,6 +165,7 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 				_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
 				return err
 			},
+			ChannelStats: notes.throttle.Stats,
 			WorkflowURL: func(workflowID, runID string) string {
 				if embedded == nil || embedded.UIURL() == "" {
 					return ""

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"net/http"
+	"sort"
 
 	"github.com/urfave/cli/v2"
 
@@ -100,6 +101,11 @@ func printStatus(c *cli.Context, rep statusReport) {
 		if h.Manager.LastError != "" {
 			row("Last error", h.Manager.LastError)
 		}
+		row("Notifications failed (24h)", fmt.Sprint(h.Notifications.FailedLast24h))
+		for _, ch := range sortedKeys(h.Notifications.Channels) {
+			st := h.Notifications.Channels[ch]
+			row("  "+ch, fmt.Sprintf("%d sent, %d failed, %d suppressed", st.Sent, st.Failed, st.Suppressed))
+		}
 	}
 	row("Database", rep.Database)
 	if rep.Incidents != nil {
@@ -111,4 +117,13 @@ func printStatus(c *cli.Context, rep statusReport) {
 		}
 	}
 	_ = tw.Flush()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

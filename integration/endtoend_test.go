@@ -233,6 +233,9 @@ func TestEndToEnd(t *testing.T) {
 	require.Positive(t, sent["webhook"])
 	require.Zero(t, sent["pagerduty"], "pagerduty has no service key configured")
 	require.Contains(t, e.mustRun(t, "incidents", "notify", "test", "--channel", "slack"), "Test message sent to slack: 200")
+	status = e.mustRun(t, "incidents", "status")
+	require.Regexp(t, `Notifications failed \(24h\):\s+0`, status)
+	require.Regexp(t, `slack:\s+\d+ sent, 0 failed, 0 suppressed`, status)
 
 	recordHistories(t, e, map[string]string{"v2_endtoend_cli": got.WorkflowID})
 	stop()

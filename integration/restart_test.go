@@ -76,9 +76,10 @@ func TestKill9KeepsIncidentAndTimer(t *testing.T) {
 		require.Equal(t, http.StatusAccepted, code, "%v", body)
 	}
 	var inc schemas.Incident
-	eventually(t, 30*time.Second, "the incident to reach recovering", func() bool {
+	// The incident waits in Remediate for a decision on restart_service.
+	eventually(t, 30*time.Second, "the incident to reach remediating", func() bool {
 		incs := e.listIncidents(t)
-		if len(incs) == 1 && incs[0].Status == schemas.StatusRecovering {
+		if len(incs) == 1 && incs[0].Status == schemas.StatusRemediating {
 			inc = incs[0]
 			return true
 		}

@@ -146,3 +146,14 @@ func (s *Store) HasTimeline(ctx context.Context, incidentID, key string) (bool, 
 	}
 	return n > 0, nil
 }
+
+// CountTimeline counts the timeline entries of one kind at or after since, across
+// incidents (for `incidents status`: notification failures of the last day).
+func (s *Store) CountTimeline(ctx context.Context, kind string, since time.Time) (int, error) {
+	n, err := s.DB.NewSelect().Model((*timelineModel)(nil)).
+		Where("kind = ?", kind).Where("at >= ?", newDBTime(since)).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count %s timeline entries: %w", kind, err)
+	}
+	return n, nil
+}

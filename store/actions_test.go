@@ -65,5 +65,12 @@ func TestPostMortemAndHasTimeline(t *testing.T) {
 		has, err = s.HasTimeline(ctx, "inc_p", "notify/x/slack")
 		require.NoError(t, err)
 		require.True(t, has)
+
+		require.NoError(t, s.AddTimeline(ctx,
+			schemas.TimelineEntry{IncidentID: "inc_p", At: base.Add(-48 * time.Hour), Kind: "notification_failed"},
+			schemas.TimelineEntry{IncidentID: "inc_q", At: base, Kind: "notification_failed"}))
+		n, err := s.CountTimeline(ctx, "notification_failed", base.Add(-time.Hour))
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
 	})
 }
