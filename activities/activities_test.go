@@ -229,5 +229,3 @@ func TestPeakRate(t *testing.T) {
 	n, _ = PeakRate(nil)
 	require.Zero(t, n)
 }
-
-
