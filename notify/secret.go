@@ -5,54 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/mahavishnu/mahavishnu/schemas"
 )
 
 // Redacted is what a secret prints as, and what a Redactor puts in its place.
-const Redacted = "<secret>"
+const Redacted = schemas.Redacted
 
-// Secret is a string that never prints: every fmt verb, JSON, text and slog give
-// "<secret>" (or "" when empty). Value returns the real value.
-type Secret string
-
-// Value returns the real value. Do not log or print it.
-func (s Secret) Value() string { return string(s) }
-
-func (s Secret) redact() string {
-	if s == "" {
-		return ""
-	}
-	return Redacted
-}
-
-// String implements fmt.Stringer.
-func (s Secret) String() string { return s.redact() }
-
-// GoString implements fmt.GoStringer (%#v).
-func (s Secret) GoString() string { return s.redact() }
-
-// Format implements fmt.Formatter so that every verb prints the redacted form.
-func (s Secret) Format(f fmt.State, verb rune) {
-	if verb == 'q' {
-		fmt.Fprintf(f, "%q", s.redact())
-		return
-	}
-	_, _ = io.WriteString(f, s.redact())
-}
-
-// MarshalJSON implements json.Marshaler.
-func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.redact()) }
-
-// MarshalText implements encoding.TextMarshaler.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.redact()), nil }
-
-// LogValue implements slog.LogValuer.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.redact()) }
+// Secret is a string that never prints; see schemas.Secret.
+type Secret = schemas.Secret
 
 // Redactor removes secrets from text and errors.
 type Redactor struct {

@@ -3,17 +3,17 @@ package remediation
 import (
 	"bytes"
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mahavishnu/mahavishnu/schemas"
 )
 
 // MaxTimeout is the longest timeout an action may have.
@@ -179,48 +179,8 @@ func DecodeActionsYAML(data []byte) (map[string]ActionConfig, error) {
 	return out, nil
 }
 
-// Secret is a string that never prints, like config.Secret: String, Format (every verb),
-// JSON, YAML, text and slog give "<secret>" when it is set. Value returns the real value.
-type Secret string
-
-const redacted = "<secret>"
-
-// Value returns the real value. Do not log or print it.
-func (s Secret) Value() string { return string(s) }
-
-func (s Secret) redact() string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-// String implements fmt.Stringer.
-func (s Secret) String() string { return s.redact() }
-
-// GoString implements fmt.GoStringer.
-func (s Secret) GoString() string { return s.redact() }
-
-// Format implements fmt.Formatter so that every verb prints the redacted form.
-func (s Secret) Format(f fmt.State, verb rune) {
-	if verb == 'q' {
-		fmt.Fprintf(f, "%q", s.redact())
-		return
-	}
-	_, _ = io.WriteString(f, s.redact())
-}
-
-// MarshalJSON implements json.Marshaler.
-func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.redact()) }
-
-// MarshalYAML implements yaml.Marshaler.
-func (s Secret) MarshalYAML() (any, error) { return s.redact(), nil }
-
-// MarshalText implements encoding.TextMarshaler.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.redact()), nil }
-
-// LogValue implements slog.LogValuer.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.redact()) }
+// Secret is a string that never prints; see schemas.Secret.
+type Secret = schemas.Secret
 
 // sortedKeys returns m's keys in order.
 func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
