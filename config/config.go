@@ -330,33 +330,6 @@ func (c *Config) DataDirAbs() (string, error) {
 // print RedactURL(c.DatabaseURL()) instead.
 func (c *Config) DatabaseURL() string { return c.Database.URL.Value() }
 
-// Database drivers returned by DatabaseDSN.
-const (
-	DriverSQLite   = "sqlite"
-	DriverPostgres = "postgres"
-)
-
-// DatabaseDSN returns the store's driver (DriverSQLite or DriverPostgres) and its data source:
-// for SQLite an absolute file path (a relative path in the URL is inside data_dir; any query
-// string is kept), or ":memory:"; for PostgreSQL the URL itself.
-func (c *Config) DatabaseDSN() (driver, dsn string, err error) {
-	driver, path, query, err := parseDatabaseURL(c.DatabaseURL())
-	if err != nil || driver == DriverPostgres {
-		return driver, c.DatabaseURL(), err
-	}
-	if path != ":memory:" && !filepath.IsAbs(path) {
-		dir, err := c.DataDirAbs()
-		if err != nil {
-			return "", "", err
-		}
-		path = filepath.Join(dir, path)
-	}
-	if query != "" {
-		path += "?" + query
-	}
-	return DriverSQLite, path, nil
-}
-
 var schemePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]{0,20}$`)
 
 // parseDatabaseURL checks a database URL and, for SQLite, returns the file path (relative
@@ -371,7 +344,7 @@ func parseDatabaseURL(raw string) (driver, path, query string, err error) {
 		if _, err := url.Parse(raw); err != nil {
 			return "", "", "", fmt.Errorf("database.url: not a valid postgres:// URL")
 		}
-		return DriverPostgres, "", "", nil
+		return "postgres", "", "", nil
 	case "sqlite":
 	default:
 		if !schemePattern.MatchString(scheme) {
@@ -387,7 +360,7 @@ func parseDatabaseURL(raw string) (driver, path, query string, err error) {
 	if unescaped, err := url.PathUnescape(path); err == nil {
 		path = unescaped
 	}
-	return DriverSQLite, path, query, nil
+	return "sqlite", path, query, nil
 }
 
 // Embedded reports whether the embedded Temporal server runs (temporal.address is empty).

@@ -186,30 +186,6 @@ func TestDataDirAbs(t *testing.T) {
 	}
 }
 
-func TestDatabaseDSN(t *testing.T) {
-	wd, err := os.Getwd()
-	require.NoError(t, err)
-
-	tests := []struct{ url, driver, dsn string }{
-		{"sqlite:///incidents.db", DriverSQLite, filepath.Join(wd, "data", "incidents.db")},
-		{"sqlite:///sub/x.db?_pragma=busy_timeout(5000)", DriverSQLite, filepath.Join(wd, "data", "sub", "x.db") + "?_pragma=busy_timeout(5000)"},
-		{"sqlite:////var/lib/x.db", DriverSQLite, "/var/lib/x.db"},
-		{"sqlite:///:memory:", DriverSQLite, ":memory:"},
-		{"postgres://u:p@db:5432/incidents", DriverPostgres, "postgres://u:p@db:5432/incidents"},
-		{"postgresql://u:p@db/incidents", DriverPostgres, "postgresql://u:p@db/incidents"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.url, func(t *testing.T) {
-			c := Default()
-			c.Database.URL = Secret(tt.url)
-			driver, dsn, err := c.DatabaseDSN()
-			require.NoError(t, err)
-			require.Equal(t, tt.driver, driver)
-			require.Equal(t, tt.dsn, dsn)
-		})
-	}
-}
-
 func TestChannelHelpers(t *testing.T) {
 	n := Default().IncidentResponse.Notifications
 	require.False(t, n.Slack.Configured(), "enabled without a webhook URL")
