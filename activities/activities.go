@@ -110,8 +110,8 @@ func (a *Activities) RunStage(ctx context.Context, in StageInput) (StageResult, 
 	}
 	if err := a.Store.AddTimeline(ctx, schemas.TimelineEntry{
 		IncidentID: id, At: now, Kind: schemas.TimelineStageStarted,
-		Message: fmt.Sprintf("%s started", stageTitle(in.Stage)),
-		Key:     "stage/" + string(in.Stage) + "/started",
+		Message: fmt.Sprintf("%s started", StageTitle(in.Stage)),
+		Key:     StageStartedKey(in.Stage),
 	}); err != nil {
 		return StageResult{}, fmt.Errorf("write timeline of %s: %w", id, err)
 	}
@@ -140,7 +140,7 @@ func (a *Activities) RunStage(ctx context.Context, in StageInput) (StageResult, 
 	}
 	if err := a.Store.AddTimeline(ctx, schemas.TimelineEntry{
 		IncidentID: id, At: time.Now().UTC(), Kind: schemas.TimelineStageFinished,
-		Message: fmt.Sprintf("%s finished: %s", stageTitle(in.Stage), res.Summary),
+		Message: fmt.Sprintf("%s finished: %s", StageTitle(in.Stage), res.Summary),
 		Key:     "stage/" + string(in.Stage) + "/finished",
 	}); err != nil {
 		return StageResult{}, fmt.Errorf("write timeline of %s: %w", id, err)
@@ -148,7 +148,11 @@ func (a *Activities) RunStage(ctx context.Context, in StageInput) (StageResult, 
 	return res, nil
 }
 
-func stageTitle(s Stage) string {
+// StageStartedKey is the timeline key of a stage's start.
+func StageStartedKey(s Stage) string { return "stage/" + string(s) + "/started" }
+
+// StageTitle names a stage for people: "Assess", "Post-Mortem".
+func StageTitle(s Stage) string {
 	if s == StagePostMortem {
 		return "Post-Mortem"
 	}

@@ -176,8 +176,11 @@ func (w *incident) run(ctx workflow.Context) (schemas.Incident, error) {
 		}
 		w.setStatus(ctx, st.status)
 		if w.v2 && (st.stage == activities.StageContain || st.stage == activities.StageRemediate) {
-			// These stages act (and wait) before their summary: show the status first.
-			if err := w.sync(ctx); err != nil {
+			// These stages act (and wait) before their summary: show the status and the
+			// stage's start first (RunStage finds the start already written, by its key).
+			start := w.entry(ctx, schemas.TimelineStageStarted, "", activities.StageTitle(st.stage)+" started")
+			start.Key = activities.StageStartedKey(st.stage)
+			if err := w.sync(ctx, start); err != nil {
 				return w.inc, err
 			}
 		}
