@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
@@ -78,6 +79,23 @@ type Store struct {
 //   - "postgres://user:pass@host:5432/db?sslmode=disable" (or "postgresql://"); other
 //     query parameters such as search_path are sent as session parameters.
 func Open(ctx context.Context, url, dataDir string) (*Store, error) {
+	// Processes opening a new SQLite file at the same moment (the manager and a CLI
+	// command) can collide while one switches it to WAL, where SQLite reports "database
+	// is locked" without waiting on busy_timeout: try again a few times.
+	for attempt := 1; ; attempt++ {
+		s, err := open(ctx, url, dataDir)
+		if err == nil || attempt == 5 || !strings.Contains(err.Error(), "database is locked") {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
+	}
+}
+
+func open(ctx context.Context, url, dataDir string) (*Store, error) {
 	s, err := Connect(ctx, url, dataDir)
 	if err != nil {
 		return nil, err
