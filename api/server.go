@@ -41,6 +41,8 @@ type Options struct {
 	WorkflowURL func(workflowID, runID string) string
 	// ChannelStats reports the notification channels' counters (nil: none).
 	ChannelStats func() map[string]notify.Stats
+	// Dashboard configures the web dashboard served at / (dashboard.go).
+	Dashboard DashboardOptions
 }
 
 // Server is the HTTP API.
@@ -75,7 +77,7 @@ func (s *Server) Handler() http.Handler {
 		})
 	}
 	handle("GET /healthz", false, s.health)
-	handle("GET /{$}", false, s.index)
+	s.mountDashboard(mux, handle) // the dashboard at / when enabled, else the JSON index
 	handle("POST /api/v1/events", true, s.postEvents)
 	handle("GET /api/v1/events", false, s.listEvents)
 	handle("GET /api/v1/incidents", false, s.listIncidents)

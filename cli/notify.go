@@ -26,6 +26,9 @@ type notifications struct {
 	router       *notify.Router
 	throttle     *notify.Throttle
 	dashboardURL string
+	// incidentPath is where an incident's page is below dashboardURL: the dashboard's
+	// page when it is enabled, else the JSON API.
+	incidentPath string
 	temporalURL  string
 	namespace    string
 }
@@ -103,7 +106,11 @@ func newNotifications(cfg *config.Config, logger *slog.Logger) (*notifications, 
 		return nil, err
 	}
 	out := &notifications{router: router, throttle: th, namespace: cfg.Temporal.Namespace,
-		dashboardURL: strings.TrimRight(n.DashboardURL, "/"), temporalURL: strings.TrimRight(n.TemporalUIURL, "/")}
+		dashboardURL: strings.TrimRight(n.DashboardURL, "/"), temporalURL: strings.TrimRight(n.TemporalUIURL, "/"),
+		incidentPath: "/api/v1/incidents/"}
+	if cfg.IncidentResponse.Dashboard.Enabled {
+		out.incidentPath = "/incidents/"
+	}
 	if out.dashboardURL == "" {
 		host, port, _ := net.SplitHostPort(cfg.API.Listen)
 		if host == "" || host == "0.0.0.0" || host == "::" {
@@ -122,7 +129,7 @@ func (n *notifications) message(in activities.NotifyInput) notify.Message {
 	m := notify.Message{
 		IncidentID: inc.IncidentID, Kind: notify.Kind(in.Kind), Title: inc.Title, Type: inc.IncidentType,
 		Severity: inc.Severity, Status: inc.Status, Source: inc.Source, Text: in.Text, At: in.At,
-		Links: notify.Links{Dashboard: n.dashboardURL + "/api/v1/incidents/" + inc.IncidentID},
+		Links: notify.Links{Dashboard: n.dashboardURL + n.incidentPath + inc.IncidentID},
 	}
 	if m.At.IsZero() {
 		m.At = time.Now().UTC()

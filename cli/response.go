@@ -18,7 +18,7 @@ import (
 // responseCommands are the responder commands beyond acknowledge/assign/resolve/close.
 func responseCommands(r *runtime) []*cli.Command {
 	return []*cli.Command{mitigateCommand(r), approveCommand(r, true), approveCommand(r, false), updateCommand(r),
-		postmortemCommand(r), historyCommand(r), configCommand(r), replayCommand(r), notifyCommand(r)}
+		postmortemCommand(r), historyCommand(r), configCommand(r), replayCommand(r), notifyCommand(r), dashboardCommand(r)}
 }
 
 // withOps opens the store and Temporal and checks the incident exists.

@@ -166,6 +166,7 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 				return err
 			},
 			ChannelStats: notes.throttle.Stats,
+			Dashboard:    r.dashboardOptions(st, reg),
 			WorkflowURL: func(workflowID, runID string) string {
 				if embedded == nil || embedded.UIURL() == "" {
 					return ""
@@ -182,6 +183,9 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 	fmt.Fprintf(out, "Mahavishnu incident manager running\n")
 	fmt.Fprintf(out, "  API:             http://%s\n", ln.Addr())
 	fmt.Fprintf(out, "  Temporal:        %s (namespace %s, task queue %s)\n", hostPort, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
+	if cfg.IncidentResponse.Dashboard.Enabled {
+		fmt.Fprintf(out, "  Dashboard:       http://%s/\n", ln.Addr())
+	}
 	if embedded != nil && embedded.UIURL() != "" {
 		fmt.Fprintf(out, "  Temporal Web UI: %s\n", embedded.UIURL())
 	}

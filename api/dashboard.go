@@ -1,0 +1,547 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mahavishnu/mahavishnu/manager"
+	"github.com/mahavishnu/mahavishnu/schemas"
+	"github.com/mahavishnu/mahavishnu/store"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static/*
+var staticFS embed.FS
+
+// Cookie names of the dashboard.
+const (
+	tokenCookie = "mahavishnu_token"
+	flashCookie = "mahavishnu_flash"
+)
+
+// DashboardOptions configure the web dashboard of the manager's server
+// (incident_response.dashboard).
+type DashboardOptions struct {
+	// Enabled serves the dashboard at / (otherwise / answers the JSON endpoint list).
+	Enabled bool
+	// Refresh is how often the dashboard page reloads itself; 0 turns auto-refresh off.
+	Refresh time.Duration
+	// Actions lists the remediation actions recommended for an incident, offered by the
+	// Mitigate form (nil: no action is offered).
+	Actions func(ctx context.Context, inc *schemas.Incident) []ActionChoice
+}
+
+// ActionChoice is a remediation action the dashboard offers for an incident.
+type ActionChoice struct {
+	ID          string
+	Description string
+	// Safe actions run without an approver; the others need one.
+	Safe bool
+}
+
+// DashboardDeps is what a dashboard reads and acts through.
+type DashboardDeps struct {
+	Store *store.Store
+	// Ops sends responder actions to the incidents' workflows; nil makes the dashboard
+	// read-only (actions answer 503).
+	Ops *manager.Ops
+	// Token guards actions like the JSON API's writes; empty means loopback clients only.
+	Token  string
+	Logger *slog.Logger
+	// ManagerStatus reports the manager running in this process (nil: none does).
+	ManagerStatus func() manager.Status
+	// TemporalHealth reports the Temporal connection (nil: not checked).
+	TemporalHealth func(ctx context.Context) error
+	// WorkflowURL links an incident to the Temporal Web UI (nil or "": no link).
+	WorkflowURL func(workflowID, runID string) string
+	Options     DashboardOptions
+}
+
+// Dashboard is the server-rendered web dashboard: HTML pages, action forms and exports.
+type Dashboard struct {
+	deps  DashboardDeps
+	log   *slog.Logger
+	pages map[string]*template.Template
+	csrf  string
+}
+
+// NewDashboard parses the embedded templates and draws the per-process CSRF token.
+func NewDashboard(deps DashboardDeps) (*Dashboard, error) {
+	if deps.Store == nil {
+		return nil, errors.New("dashboard: Store is required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.Default()
+	}
+	d := &Dashboard{deps: deps, log: deps.Logger, pages: map[string]*template.Template{}}
+	for _, page := range []string{"dashboard.html", "incident.html", "login.html", "error.html"} {
+		t, err := template.New(page).Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html", "templates/"+page)
+		if err != nil {
+			return nil, fmt.Errorf("dashboard template %s: %w", page, err)
+		}
+		d.pages[page] = t
+	}
+	// The CSRF token is random per process; with api.token set it is derived from the
+	// token instead, so that replicas behind one load balancer accept each other's forms.
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("dashboard: CSRF token: %w", err)
+	}
+	if deps.Token != "" {
+		mac := hmac.New(sha256.New, []byte(deps.Token))
+		mac.Write([]byte("mahavishnu dashboard csrf v1"))
+		b = mac.Sum(nil)
+	}
+	d.csrf = hex.EncodeToString(b)
+	return d, nil
+}
+
+// Register adds the dashboard routes to mux: /, /incidents/{id}, the action forms,
+// /login, the exports and /static/.
+func (d *Dashboard) Register(mux *http.ServeMux) {
+	page := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r); err != nil {
+				d.writeError(w, r, err)
+			}
+		})
+	}
+	page("GET /{$}", d.overview)
+	page("GET /incidents/{id}", d.incident)
+	page("GET /incidents/{id}/export", d.exportIncident)
+	page("GET /export", d.exportList)
+	page("GET /login", d.loginForm)
+	page("POST /login", d.login)
+	for _, a := range []string{"acknowledge", "assign", "mitigate", "resolve", "close"} {
+		page("POST /incidents/{id}/"+a, d.action(a))
+	}
+	static, _ := fs.Sub(staticFS, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+}
+
+// Handler returns the dashboard alone, with /healthz, for `incidents dashboard`.
+func (d *Dashboard) Handler() http.Handler {
+	mux := http.NewServeMux()
+	d.Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := d.deps.Store.Ping(r.Context()); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "degraded", "store": "unreachable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "store": "ok"})
+	})
+	return mux
+}
+
+// mountDashboard serves the dashboard at / when it is enabled, else the JSON index.
+func (s *Server) mountDashboard(mux *http.ServeMux, handle func(string, bool, func(http.ResponseWriter, *http.Request) error)) {
+	if !s.opts.Dashboard.Enabled {
+		handle("GET /{$}", false, s.index)
+		return
+	}
+	d, err := NewDashboard(DashboardDeps{
+		Store: s.m.Store(), Ops: s.m.Ops(), Token: s.opts.Token, Logger: s.log.With("component", "dashboard"),
+		ManagerStatus: s.m.Status, TemporalHealth: s.opts.TemporalHealth, WorkflowURL: s.opts.WorkflowURL,
+		Options: s.opts.Dashboard,
+	})
+	if err != nil { // the templates are embedded: only a broken build gets here
+		panic(err)
+	}
+	d.Register(mux)
+}
+
+var templateFuncs = template.FuncMap{
+	"time": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			if !v.IsZero() {
+				return v.UTC().Format("2006-01-02 15:04:05Z")
+			}
+		case *time.Time:
+			if v != nil && !v.IsZero() {
+				return v.UTC().Format("2006-01-02 15:04:05Z")
+			}
+		}
+		return "-"
+	},
+	"secs": func(s *float64) string {
+		if s == nil {
+			return "-"
+		}
+		return fmtDuration(*s)
+	},
+	"dur":  fmtDuration,
+	"dash": func(s string) string { return cmp.Or(strings.TrimSpace(s), "-") },
+	"join": strings.Join,
+	"query": func(f dashFilter, key, value string) template.URL {
+		return template.URL("?" + f.with(key, value).Encode())
+	},
+}
+
+func fmtDuration(s float64) string {
+	if s <= 0 {
+		return "0s"
+	}
+	return (time.Duration(s * float64(time.Second))).Round(time.Second).String()
+}
+
+// dashFilter is the dashboard's query: ?severity=, ?status=, ?component=, ?since=.
+type dashFilter struct {
+	Severity  string
+	Status    string
+	Component string
+	Since     string
+	since     time.Time
+}
+
+func parseDashFilter(q url.Values) (dashFilter, error) {
+	f := dashFilter{Severity: strings.ToLower(q.Get("severity")), Status: strings.ToLower(q.Get("status")),
+		Component: q.Get("component"), Since: q.Get("since")}
+	if f.Severity != "" {
+		if _, err := schemas.ParseSeverity(f.Severity); err != nil {
+			return f, badRequest("severity: %s", err)
+		}
+	}
+	if f.Status != "" && f.Status != "all" && f.Status != schemas.StatusActive {
+		if _, err := schemas.ParseStatus(f.Status); err != nil {
+			return f, badRequest("status: %s (or active, all)", err)
+		}
+	}
+	var err error
+	f.since, err = sinceParam(f.Since)
+	return f, err
+}
+
+func (f dashFilter) with(key, value string) url.Values {
+	v := url.Values{}
+	for k, cur := range map[string]string{"severity": f.Severity, "status": f.Status, "component": f.Component, "since": f.Since} {
+		if cur != "" {
+			v.Set(k, cur)
+		}
+	}
+	switch {
+	case key == "":
+	case value == "":
+		v.Del(key)
+	default:
+		v.Set(key, value)
+	}
+	return v
+}
+
+// Query is the filter as a query string ("" or "?...").
+func (f dashFilter) Query() string {
+	if q := f.with("", "").Encode(); q != "" {
+		return "?" + q
+	}
+	return ""
+}
+
+// tableStatus is the status shown in the incidents table: active unless asked otherwise.
+func (f dashFilter) tableStatus() string {
+	switch f.Status {
+	case "":
+		return schemas.StatusActive
+	case "all":
+		return ""
+	}
+	return f.Status
+}
+
+// load returns the incidents matching severity, component and since (all statuses).
+func (d *Dashboard) load(ctx context.Context, f dashFilter) ([]schemas.Incident, error) {
+	incs, err := d.deps.Store.ListIncidents(ctx, store.IncidentFilter{Severity: schemas.Severity(f.Severity), Since: f.since, Limit: 10000})
+	if err != nil {
+		return nil, err
+	}
+	if f.Component != "" {
+		incs = slices.DeleteFunc(incs, func(inc schemas.Incident) bool {
+			return !slices.Contains(inc.AffectedComponents, f.Component) && inc.Source != f.Component
+		})
+	}
+	return incs, nil
+}
+
+// matchStatus keeps the incidents the table shows.
+func matchStatus(incs []schemas.Incident, status string) []schemas.Incident {
+	var out []schemas.Incident
+	for _, inc := range incs {
+		switch {
+		case status == "":
+		case status == schemas.StatusActive && !inc.Status.Active():
+			continue
+		case status != schemas.StatusActive && string(inc.Status) != status:
+			continue
+		}
+		out = append(out, inc)
+	}
+	return out
+}
+
+type count struct {
+	Name string
+	N    int
+}
+
+type componentRow struct {
+	Name      string
+	Severity  schemas.Severity
+	Incidents []string
+}
+
+type timelineRow struct {
+	schemas.TimelineEntry
+	Title string
+}
+
+type healthRow struct {
+	Name, State, Detail string
+	OK                  bool
+}
+
+type overviewPage struct {
+	Title, Flash, FlashKind string
+	Refresh                 int
+	Filter                  dashFilter
+	Health                  []healthRow
+	Manager                 *manager.Status
+	Active                  int
+	ActiveBySeverity        []count
+	Total                   int
+	Incidents               []schemas.Incident
+	TableStatus             string
+	Timeline                []timelineRow
+	ByStatus, BySeverity    []count
+	Resolved                int
+	MTTA, MTTR              string
+	Components              []componentRow
+	Severities              []schemas.Severity
+	Statuses                []schemas.Status
+}
+
+func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseDashFilter(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	all, err := d.load(ctx, f)
+	if err != nil {
+		return err
+	}
+	p := overviewPage{Title: "Incidents", Filter: f, Refresh: int(d.deps.Options.Refresh.Seconds()), Total: len(all),
+		Health: d.health(ctx), TableStatus: cmp.Or(f.tableStatus(), "all"), Severities: schemas.Severities, Statuses: schemas.Statuses}
+	if d.deps.ManagerStatus != nil {
+		st := d.deps.ManagerStatus()
+		p.Manager = &st
+	}
+	p.Incidents = matchStatus(all, f.tableStatus())
+	bySev, byStatus := map[string]int{}, map[string]int{}
+	activeBySev := map[string]int{}
+	comps := map[string]*componentRow{}
+	var mtta, mttr []float64
+	for _, inc := range all {
+		bySev[string(inc.Severity)]++
+		byStatus[string(inc.Status)]++
+		if inc.MTTASeconds != nil {
+			mtta = append(mtta, *inc.MTTASeconds)
+		}
+		if !inc.Status.Active() {
+			p.Resolved++
+			if inc.MTTRSeconds != nil {
+				mttr = append(mttr, *inc.MTTRSeconds)
+			}
+			continue
+		}
+		p.Active++
+		activeBySev[string(inc.Severity)]++
+		names := inc.AffectedComponents
+		if len(names) == 0 && inc.Source != "" {
+			names = []string{inc.Source}
+		}
+		for _, c := range names {
+			row := comps[c]
+			if row == nil {
+				row = &componentRow{Name: c, Severity: inc.Severity}
+				comps[c] = row
+			}
+			row.Severity = row.Severity.Max(inc.Severity)
+			row.Incidents = append(row.Incidents, inc.IncidentID)
+		}
+	}
+	for i := len(schemas.Severities) - 1; i >= 0; i-- {
+		s := string(schemas.Severities[i])
+		p.BySeverity = append(p.BySeverity, count{s, bySev[s]})
+		p.ActiveBySeverity = append(p.ActiveBySeverity, count{s, activeBySev[s]})
+	}
+	for _, s := range schemas.Statuses {
+		p.ByStatus = append(p.ByStatus, count{string(s), byStatus[string(s)]})
+	}
+	p.MTTA, p.MTTR = average(mtta), average(mttr)
+	for _, c := range comps {
+		p.Components = append(p.Components, *c)
+	}
+	slices.SortFunc(p.Components, func(a, b componentRow) int {
+		return cmp.Or(cmp.Compare(b.Severity.Rank(), a.Severity.Rank()), cmp.Compare(a.Name, b.Name))
+	})
+	if p.Timeline, err = d.recentTimeline(ctx, all); err != nil {
+		return err
+	}
+	p.Flash, p.FlashKind = takeFlash(w, r)
+	return d.render(w, http.StatusOK, "dashboard.html", p)
+}
+
+func average(v []float64) string {
+	if len(v) == 0 {
+		return "-"
+	}
+	var sum float64
+	for _, x := range v {
+		sum += x
+	}
+	return fmtDuration(sum / float64(len(v)))
+}
+
+// recentTimeline merges the latest timeline entries of the most recently updated incidents.
+func (d *Dashboard) recentTimeline(ctx context.Context, incs []schemas.Incident) ([]timelineRow, error) {
+	const incidents, entries = 10, 25
+	recent := slices.Clone(incs)
+	slices.SortFunc(recent, func(a, b schemas.Incident) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
+	var rows []timelineRow
+	for _, inc := range recent[:min(len(recent), incidents)] {
+		tl, err := d.deps.Store.Timeline(ctx, inc.IncidentID)
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range tl {
+			rows = append(rows, timelineRow{TimelineEntry: e, Title: inc.Title})
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b timelineRow) int { return b.At.Compare(a.At) })
+	return rows[:min(len(rows), entries)], nil
+}
+
+func (d *Dashboard) health(ctx context.Context) []healthRow {
+	rows := []healthRow{{Name: "Store", State: "ok", Detail: d.deps.Store.Dialect(), OK: true}}
+	if err := d.deps.Store.Ping(ctx); err != nil {
+		rows[0] = healthRow{Name: "Store", State: "unreachable", Detail: d.deps.Store.Dialect()}
+		d.log.Warn("dashboard health: store", "error", err)
+	}
+	switch {
+	case d.deps.TemporalHealth != nil:
+		row := healthRow{Name: "Temporal", State: "ok", OK: true}
+		if err := d.deps.TemporalHealth(ctx); err != nil {
+			row = healthRow{Name: "Temporal", State: "unreachable"}
+			d.log.Warn("dashboard health: temporal", "error", err)
+		}
+		rows = append(rows, row)
+	case d.deps.Ops == nil:
+		rows = append(rows, healthRow{Name: "Temporal", State: "not connected", Detail: "actions are disabled"})
+	}
+	if d.deps.ManagerStatus == nil {
+		rows = append(rows, healthRow{Name: "Manager", State: "not in this process", Detail: "dashboard-only server", OK: true})
+	} else if st := d.deps.ManagerStatus(); st.LastError != "" || st.DetectionErrors > 0 {
+		rows = append(rows, healthRow{Name: "Manager", State: "errors", Detail: fmt.Sprintf("%d detection errors", st.DetectionErrors)})
+	} else {
+		rows = append(rows, healthRow{Name: "Manager", State: "running", OK: true})
+	}
+	return rows
+}
+
+type incidentPage struct {
+	Title, Flash, FlashKind string
+	Refresh                 int
+	Incident                *schemas.Incident
+	Timeline                []schemas.TimelineEntry
+	Actions                 []schemas.ActionRecord
+	Choices                 []ActionChoice
+	TemporalURL             string
+	HasPostMortem           bool
+	CSRF                    string
+	NeedToken, HasToken     bool
+	ReadOnly                bool
+}
+
+func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	inc, err := d.deps.Store.GetIncident(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	p := incidentPage{Title: inc.IncidentID + " " + inc.Title, Incident: inc, CSRF: d.csrf,
+		NeedToken: d.deps.Token != "", HasToken: d.cookieToken(r), ReadOnly: d.deps.Ops == nil}
+	if p.Timeline, err = d.deps.Store.Timeline(ctx, inc.IncidentID); err != nil {
+		return err
+	}
+	if p.Actions, _, err = d.deps.Store.ListActions(ctx, inc.IncidentID, time.Time{}, 1000); err != nil {
+		return err
+	}
+	if d.deps.Options.Actions != nil {
+		p.Choices = d.deps.Options.Actions(ctx, inc)
+	}
+	if d.deps.WorkflowURL != nil && inc.WorkflowID != "" {
+		p.TemporalURL = d.deps.WorkflowURL(inc.WorkflowID, inc.RunID)
+	}
+	_, _, pmErr := d.deps.Store.PostMortem(ctx, inc.IncidentID)
+	p.HasPostMortem = pmErr == nil
+	p.Flash, p.FlashKind = takeFlash(w, r)
+	return d.render(w, http.StatusOK, "incident.html", p)
+}
+
+func (d *Dashboard) render(w http.ResponseWriter, status int, page string, data any) error {
+	var buf strings.Builder
+	if err := d.pages[page].ExecuteTemplate(&buf, "layout", data); err != nil {
+		return fmt.Errorf("render %s: %w", page, err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; form-action 'self'; frame-ancestors 'none'")
+	w.WriteHeader(status)
+	_, err := w.Write([]byte(buf.String()))
+	return err
+}
+
+type errorPage struct {
+	Title, Message string
+	Status         int
+	Refresh        int
+	Flash          string
+}
+
+func (d *Dashboard) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := http.StatusInternalServerError, "internal error"
+	var (
+		he  *httpError
+		rej *manager.RejectedError
+	)
+	switch {
+	case errors.As(err, &he):
+		status, msg = he.status, he.msg
+	case errors.Is(err, store.ErrNotFound):
+		status, msg = http.StatusNotFound, "incident not found"
+	case errors.As(err, &rej):
+		status, msg = http.StatusConflict, rej.Reason
+	default:
+		d.log.Error("dashboard request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	}
+	if rerr := d.render(w, status, "error.html", errorPage{Title: http.StatusText(status), Message: msg, Status: status}); rerr != nil {
+		d.log.Error("dashboard error page", "error", rerr)
+	}
+}

@@ -1,0 +1,171 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"go.temporal.io/sdk/client"
+
+	"github.com/mahavishnu/mahavishnu/api"
+	"github.com/mahavishnu/mahavishnu/manager"
+	"github.com/mahavishnu/mahavishnu/remediation"
+	"github.com/mahavishnu/mahavishnu/schemas"
+	"github.com/mahavishnu/mahavishnu/store"
+)
+
+// temporalDialTimeout bounds the dashboard's wait for Temporal; without it the dashboard
+// still serves, read-only.
+const temporalDialTimeout = 10 * time.Second
+
+func dashboardCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name:  "dashboard",
+		Usage: "serve the web dashboard on its own (reads the store; actions go to the incidents' workflows)",
+		Description: "The manager (`incidents start`) already serves the dashboard at api.listen when\n" +
+			"incident_response.dashboard.enabled is true. This command serves only the dashboard, for\n" +
+			"exposing it apart from the API. Actions need api.token (log in at /login) or, without a\n" +
+			"token, a client on this machine. Stops on Ctrl-C.",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "port", Usage: "port to listen on (0: any free port)", DefaultText: "incident_response.dashboard.port"},
+			&cli.StringFlag{Name: "host", Usage: "address to listen on (default: the host of api.listen)"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return r.dashboard(ctx, c)
+		},
+	}
+}
+
+func (r *runtime) dashboard(ctx context.Context, c *cli.Context) error {
+	dc := r.cfg.IncidentResponse.Dashboard
+	if !dc.Enabled {
+		return errors.New("incident_response.dashboard.enabled is false: set it to true to serve the dashboard")
+	}
+	port := dc.Port
+	if c.IsSet("port") {
+		port = c.Int("port")
+		if port < 0 || port > 65535 {
+			return fmt.Errorf("--port: want a port number 0-65535, got %d", port)
+		}
+	}
+	host := c.String("host")
+	if !c.IsSet("host") {
+		host, _, _ = net.SplitHostPort(r.cfg.API.Listen)
+	}
+	st, err := r.Store(ctx)
+	if err != nil {
+		return err
+	}
+	reg, err := r.registry()
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(r.opts.Stderr, nil)).With("component", "dashboard")
+	deps := api.DashboardDeps{Store: st, Token: r.cfg.API.Token.Value(), Logger: logger,
+		WorkflowURL: r.dashboardWorkflowURL(), Options: r.dashboardOptions(st, reg)}
+	dialCtx, cancel := context.WithTimeout(ctx, temporalDialTimeout)
+	tc, err := r.Client(dialCtx)
+	cancel()
+	if err != nil {
+		logger.Warn("Temporal is not reachable: the dashboard is read-only", "error", err)
+	} else {
+		deps.Ops = &manager.Ops{Store: st, Client: tc}
+		deps.TemporalHealth = func(ctx context.Context) error {
+			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		}
+	}
+	d, err := api.NewDashboard(deps)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		hint := ""
+		if errors.Is(err, syscall.EADDRINUSE) {
+			hint = " (a running `incidents start` already serves the dashboard at api.listen " + r.cfg.API.Listen + ")"
+		}
+		return fmt.Errorf("dashboard listen on %s (--port, incident_response.dashboard.port): %w%s", net.JoinHostPort(host, strconv.Itoa(port)), err, hint)
+	}
+	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	out := c.App.Writer
+	fmt.Fprintf(out, "Mahavishnu dashboard: %s\n", displayURL(ln.Addr().String()))
+	if deps.Ops == nil {
+		fmt.Fprintln(out, "Temporal is not reachable: read-only (actions are disabled).")
+	}
+	fmt.Fprintln(out, "Press Ctrl-C to stop.")
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(out, "Stopping...")
+	case err := <-serveErr:
+		return fmt.Errorf("dashboard HTTP server: %w", err)
+	}
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancelShutdown()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Warn("dashboard shutdown", "error", err)
+	}
+	return nil
+}
+
+// displayURL turns a listen address into a URL a browser on this machine can open.
+func displayURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// dashboardWorkflowURL links incidents to the Temporal Web UI: notifications.temporal_ui_url, or
+// the embedded server's UI (nil when there is neither).
+func (r *runtime) dashboardWorkflowURL() func(workflowID, runID string) string {
+	base := r.cfg.IncidentResponse.Notifications.TemporalUIURL
+	if base == "" && r.cfg.Embedded() && r.cfg.Temporal.Embedded.UIPort != 0 {
+		base = fmt.Sprintf("http://127.0.0.1:%d", r.cfg.Temporal.Embedded.UIPort)
+	}
+	if base == "" {
+		return nil
+	}
+	ns := r.cfg.Temporal.Namespace
+	return func(workflowID, runID string) string { return schemas.WorkflowUIURL(base, ns, workflowID, runID) }
+}
+
+// dashboardOptions configures the dashboard (incident_response.dashboard) and the
+// actions its Mitigate form offers: the incident's rule's actions (the stored rule, else
+// the built-in one) and the actions registered for its type, as `mitigate --list-actions`.
+func (r *runtime) dashboardOptions(st *store.Store, reg *remediation.Registry) api.DashboardOptions {
+	dc, rem := r.cfg.IncidentResponse.Dashboard, r.cfg.IncidentResponse.Remediation
+	return api.DashboardOptions{Enabled: dc.Enabled, Refresh: dc.RefreshInterval(),
+		Actions: func(ctx context.Context, inc *schemas.Incident) []api.ActionChoice {
+			rule := findRuleByID(inc.RuleID)
+			if rec, err := st.GetRule(ctx, inc.RuleID); err == nil {
+				rule = rec.Rule
+			}
+			var out []api.ActionChoice
+			for _, a := range reg.Recommended(inc.IncidentType, rule.Actions) {
+				out = append(out, api.ActionChoice{ID: a.ID, Description: a.Description, Safe: a.Safe && !rem.RequiresApproval(a.ID)})
+			}
+			return out
+		}}
+}
