@@ -33,6 +33,7 @@ func outputFormat(c *cli.Context) (string, error) {
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // print "<secret>", not "\u003csecret\u003e"
 	return enc.Encode(v)
 }
 

@@ -386,6 +386,38 @@ func configCommand(r *runtime) *cli.Command {
 				}
 				return writeJSON(c.App.Writer, v)
 			},
+		}, {
+			Name:      "set",
+			Usage:     "set keys in the config file (e.g. auto_remediation=true); the manager applies them when it starts",
+			ArgsUsage: "KEY=VALUE...",
+			Action: func(c *cli.Context) error {
+				if c.NArg() == 0 {
+					return fmt.Errorf("missing KEY=VALUE: e.g. mahavishnu incidents config set auto_remediation=true")
+				}
+				path := c.String("config")
+				if path == "" {
+					path = config.DefaultPath
+				}
+				for _, arg := range c.Args().Slice() {
+					key, value, ok := strings.Cut(arg, "=")
+					if !ok {
+						return fmt.Errorf("%q: want KEY=VALUE", arg)
+					}
+					full, err := config.SetInFile(path, key, value)
+					if err != nil {
+						return err
+					}
+					shown := value
+					if v, err := config.Get(r.cfg, full); err == nil {
+						if _, secret := v.(config.Secret); secret {
+							shown = config.Secret(value).String()
+						}
+					}
+					fmt.Fprintf(c.App.Writer, "%s = %s in %s\n", full, shown, path)
+				}
+				fmt.Fprintln(c.App.Writer, "Restart the incident manager (mahavishnu incidents start) to apply.")
+				return nil
+			},
 		}},
 	}
 }
