@@ -1,7 +1,6 @@
 package schemas
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,8 +41,9 @@ func (s Secret) Format(f fmt.State, verb rune) {
 	_, _ = io.WriteString(f, s.redact())
 }
 
-// MarshalJSON implements json.Marshaler.
-func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.redact()) }
+// MarshalJSON implements json.Marshaler. It writes "<secret>" as is, where json.Marshal
+// of the string would escape it to "\u003csecret\u003e".
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.redact() + `"`), nil }
 
 // MarshalYAML implements yaml.Marshaler.
 func (s Secret) MarshalYAML() (any, error) { return s.redact(), nil }
