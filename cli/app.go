@@ -72,7 +72,7 @@ func NewApp(opts Options) *cli.App {
 			env.close()
 			return nil
 		},
-		Commands: []*cli.Command{incidentsCommand(env)},
+		Commands: []*cli.Command{incidentsCommand(env), dbCommand(env)},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			if err == nil {
 				return

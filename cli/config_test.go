@@ -40,3 +40,31 @@ func TestConfigSetAndGet(t *testing.T) {
 	_, err = run("incidents", "config", "set", "auto_remediation=maybe")
 	require.ErrorContains(t, err, "incident_response.auto_remediation")
 }
+
+func TestDBCommands(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) (string, error) {
+		var out, errOut bytes.Buffer
+		app := NewApp(Options{Stdout: &out, Stderr: &errOut})
+		app.ExitErrHandler = func(*cli.Context, error) {}
+		err := Run(context.Background(), app, append([]string{"mahavishnu", "--data-dir", dir}, args...))
+		return out.String(), err
+	}
+	out, err := run("db", "status")
+	require.Error(t, err, "a new database has pending migrations")
+	require.Contains(t, out, "pending  20260601000000_init")
+	out, err = run("db", "migrate")
+	require.NoError(t, err)
+	require.Contains(t, out, "Applied 20260601000000_init")
+	out, err = run("db", "status", "-o", "json")
+	require.NoError(t, err)
+	require.Contains(t, out, `"pending": []`)
+	_, err = run("db", "rollback")
+	require.ErrorContains(t, err, "--yes")
+	out, err = run("db", "rollback", "--yes")
+	require.NoError(t, err)
+	require.Contains(t, out, "Rolled back 20260601000000_init")
+	out, err = run("db", "migrate")
+	require.NoError(t, err)
+	require.Contains(t, out, "Applied")
+}
