@@ -77,6 +77,7 @@ func (s *Server) Handler() http.Handler {
 		})
 	}
 	handle("GET /healthz", false, s.health)
+	mux.Handle("GET /metrics", s.metricsHandler())
 	s.mountDashboard(mux, handle) // the dashboard at / when enabled, else the JSON index
 	handle("POST /api/v1/events", true, s.postEvents)
 	handle("GET /api/v1/events", false, s.listEvents)

@@ -127,3 +127,17 @@ func TestIncidentNotFound(t *testing.T) {
 	code, _ = call(t, h, http.MethodGet, "/api/v1/incidents?severity=urgent", "")
 	require.Equal(t, http.StatusBadRequest, code)
 }
+
+func TestMetrics(t *testing.T) {
+	h, _ := newServerWithToken(t, "")
+	code, _ := call(t, h, http.MethodPost, "/api/v1/events", `[{"event_type":"error","source":"api"},{"event_type":"error","source":"api"}]`)
+	require.Equal(t, http.StatusAccepted, code)
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code)
+	body := rec.Body.String()
+	require.Contains(t, body, "mahavishnu_events_accepted_total 2")
+	require.Contains(t, body, `mahavishnu_active_incidents{severity="critical",status="detected"} 0`)
+	require.Contains(t, body, "mahavishnu_detection_errors_total 0")
+}
