@@ -196,7 +196,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
 func (s *Server) index(w http.ResponseWriter, _ *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"service": "mahavishnu incident manager",
-		"endpoints": []string{"GET /healthz", "POST /api/v1/events", "GET /api/v1/events",
+		"endpoints": []string{"GET /healthz", "GET /metrics", "POST /api/v1/events", "GET /api/v1/events",
 			"GET /api/v1/incidents", "GET /api/v1/incidents/{id}", "GET /api/v1/incidents/{id}/timeline",
 			"POST /api/v1/incidents/{id}/acknowledge|assign|resolve|close",
 			"POST /api/v1/alertmanager", "GET|POST /api/v1/rules", "GET /api/v1/rules/review",
