@@ -28,11 +28,8 @@ func eventsCommand(r *runtime) *cli.Command {
 				outputFlag(),
 			},
 			Action: func(c *cli.Context) error {
-				format, err := outputFormat(c)
+				format, err := formatAndArgs(c)
 				if err != nil {
-					return err
-				}
-				if err := exactArgs(c); err != nil {
 					return err
 				}
 				if c.Int("last") < 1 {

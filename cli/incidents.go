@@ -47,11 +47,8 @@ func listCommand(r *runtime) *cli.Command {
 			outputFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c)
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c); err != nil {
 				return err
 			}
 			f := store.IncidentFilter{Status: strings.ToLower(c.String("status")), Type: c.String("type"), Limit: c.Int("limit")}
@@ -114,11 +111,8 @@ func getCommand(r *runtime) *cli.Command {
 			outputFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c, "incident_id")
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c, "incident_id"); err != nil {
 				return err
 			}
 			st, err := r.Store(c.Context)
@@ -222,11 +216,8 @@ func timelineCommand(r *runtime) *cli.Command {
 		ArgsUsage: "INCIDENT_ID",
 		Flags:     []cli.Flag{outputFlag()},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c, "incident_id")
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c, "incident_id"); err != nil {
 				return err
 			}
 			st, err := r.Store(c.Context)

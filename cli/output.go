@@ -70,3 +70,13 @@ func exactArgs(c *cli.Context, names ...string) error {
 	}
 	return nil
 }
+
+// formatAndArgs checks --output and the positional arguments, the preamble of most
+// commands, and returns the output format.
+func formatAndArgs(c *cli.Context, names ...string) (string, error) {
+	format, err := outputFormat(c)
+	if err != nil {
+		return "", err
+	}
+	return format, exactArgs(c, names...)
+}

@@ -43,11 +43,8 @@ func replayCommand(r *runtime) *cli.Command {
 			outputFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c)
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c); err != nil {
 				return err
 			}
 			quiet := sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))

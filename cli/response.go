@@ -61,11 +61,8 @@ func mitigateCommand(r *runtime) *cli.Command {
 			byFlag(), outputFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c, "incident_id")
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c, "incident_id"); err != nil {
 				return err
 			}
 			id := c.Args().First()
@@ -191,11 +188,8 @@ func approveCommand(r *runtime, approve bool) *cli.Command {
 			byFlag(), outputFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c, "incident_id")
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c, "incident_id"); err != nil {
 				return err
 			}
 			id := c.Args().First()
@@ -232,11 +226,8 @@ func updateCommand(r *runtime) *cli.Command {
 			byFlag(), outputFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c, "incident_id")
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c, "incident_id"); err != nil {
 				return err
 			}
 			id := c.Args().First()

@@ -71,11 +71,8 @@ func rulesListCommand(r *runtime) *cli.Command {
 		Usage: "list the detection rules",
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "enabled", Usage: "only the enabled rules"}, outputFlag()},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c)
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c); err != nil {
 				return err
 			}
 			recs, seeded, err := r.ruleRecords(c.Context)
@@ -149,11 +146,8 @@ func rulesShowCommand(r *runtime) *cli.Command {
 		ArgsUsage: "RULE_ID",
 		Flags:     []cli.Flag{outputFlag()},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c, "rule_id")
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c, "rule_id"); err != nil {
 				return err
 			}
 			recs, _, err := r.ruleRecords(c.Context)
@@ -233,11 +227,8 @@ func rulesEnableCommand(r *runtime, enable bool) *cli.Command {
 		ArgsUsage: "RULE_ID",
 		Flags:     []cli.Flag{byFlag(), outputFlag()},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c, "rule_id")
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c, "rule_id"); err != nil {
 				return err
 			}
 			id := c.Args().First()
@@ -272,11 +263,8 @@ func rulesUpdateCommand(r *runtime) *cli.Command {
 			byFlag(), outputFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c, "rule_id")
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c, "rule_id"); err != nil {
 				return err
 			}
 			patch, err := rulePatchFromFlags(c)
@@ -388,11 +376,8 @@ func rulesCreateCommand(r *runtime) *cli.Command {
 			byFlag(), outputFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c)
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c); err != nil {
 				return err
 			}
 			rule, err := ruleFromFlags(c)
@@ -465,11 +450,8 @@ func rulesReviewCommand(r *runtime) *cli.Command {
 			outputFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c)
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c); err != nil {
 				return err
 			}
 			since, err := api.ParseSince(c.String("since"), time.Now())

@@ -41,11 +41,8 @@ func silencesCreateCommand(r *runtime) *cli.Command {
 			outputFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c)
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c); err != nil {
 				return err
 			}
 			req := api.CreateSilenceRequest{Matchers: listOf(c, "match"), Duration: c.String("duration"),
@@ -96,11 +93,8 @@ func silencesListCommand(r *runtime) *cli.Command {
 		Usage: "list the silences that have not ended, soonest to end first",
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "all", Usage: "also the expired ones, newest first"}, outputFlag()},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c)
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c); err != nil {
 				return err
 			}
 			st, err := r.Store(c.Context)
@@ -146,11 +140,8 @@ func silencesExpireCommand(r *runtime) *cli.Command {
 		ArgsUsage: "SILENCE_ID",
 		Flags:     []cli.Flag{byFlag(), outputFlag()},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c, "silence_id")
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c, "silence_id"); err != nil {
 				return err
 			}
 			var sil api.SilenceView

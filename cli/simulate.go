@@ -35,11 +35,8 @@ func simulateCommand(r *runtime) *cli.Command {
 			outputFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c)
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c); err != nil {
 				return err
 			}
 			var sev schemas.Severity

@@ -31,11 +31,8 @@ func statusCommand(r *runtime) *cli.Command {
 		Usage: "show whether the incident manager is running, and incident counts; exits 1 when it is not healthy",
 		Flags: []cli.Flag{outputFlag()},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c)
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c); err != nil {
 				return err
 			}
 			cl := r.api()

@@ -31,11 +31,8 @@ func testRuleCommand(r *runtime) *cli.Command {
 			outputFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
+			format, err := formatAndArgs(c, "rule_id")
 			if err != nil {
-				return err
-			}
-			if err := exactArgs(c, "rule_id"); err != nil {
 				return err
 			}
 			now := time.Now()
