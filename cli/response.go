@@ -18,7 +18,7 @@ import (
 // responseCommands are the responder commands beyond acknowledge/assign/resolve/close.
 func responseCommands(r *runtime) []*cli.Command {
 	return []*cli.Command{mitigateCommand(r), approveCommand(r, true), approveCommand(r, false), updateCommand(r),
-		postmortemCommand(r), historyCommand(r), configCommand(r), replayCommand(r), notifyCommand(r), dashboardCommand(r)}
+		postmortemCommand(r), historyCommand(r), configCommand(r), replayCommand(r), notifyCommand(r), createCommand(r), statsCommand(r), watchCommand(r), dashboardCommand(r)}
 }
 
 // withOps opens the store and Temporal and checks the incident exists.
@@ -364,7 +364,7 @@ func historyCommand(r *runtime) *cli.Command {
 
 func configCommand(r *runtime) *cli.Command {
 	return &cli.Command{
-		Name: "config", Usage: "inspect the configuration (secrets show as <secret>)",
+		Name: "config", Usage: "inspect or change the configuration (secrets show as <secret>)",
 		Subcommands: []*cli.Command{{
 			Name: "get", Usage: "print a key (e.g. auto_remediation, notifications) or, without one, everything", ArgsUsage: "[KEY]",
 			Action: func(c *cli.Context) error {

@@ -200,8 +200,34 @@ func TestEndToEnd(t *testing.T) {
 		require.NotEmpty(t, ev.IncidentID, "simulated events are attached to their incident")
 	}
 
-	// Both incidents' histories (one closed, one running) replay against this code.
-	require.Contains(t, e.mustRun(t, "incidents", "replay", "--since", "1h"), "2 replayed, 2 compatible, 0 incompatible")
+	// A responder declares an incident by hand: same procedure, no events.
+	out = e.mustRun(t, "incidents", "create", "--type", "error_burst", "--severity", "critical", "--title", "API Issues", "--by", "alice")
+	require.Regexp(t, `Incident inc_[0-9a-f]{16} declared: critical error_burst`, out)
+	require.Len(t, e.listIncidents(t, "--status", "active"), 2)
+
+	watch := e.mustRun(t, "incidents", "watch", "--count", "1")
+	require.Contains(t, watch, "API Issues")
+	require.NotContains(t, watch, "API Error Burst on api", "a closed incident is not news")
+
+	var stats struct {
+		All struct {
+			Total    int            `json:"total"`
+			Active   int            `json:"active"`
+			ByStatus map[string]int `json:"by_status"`
+			MeanMTTR *float64       `json:"mean_mttr_seconds"`
+		} `json:"all"`
+		BySeverity map[string]json.RawMessage `json:"by_severity"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(e.mustRun(t, "incidents", "stats", "--by-severity", "-o", "json")), &stats))
+	require.Equal(t, 3, stats.All.Total)
+	require.Equal(t, 2, stats.All.Active)
+	require.Equal(t, 1, stats.All.ByStatus["closed"])
+	require.NotNil(t, stats.All.MeanMTTR)
+	require.Contains(t, stats.BySeverity, "critical")
+	require.Contains(t, e.mustRun(t, "incidents", "stats"), "Mean MTTR")
+
+	// The incidents' histories (one closed, two running) replay against this code.
+	require.Contains(t, e.mustRun(t, "incidents", "replay", "--since", "1h"), "3 replayed, 3 compatible, 0 incompatible")
 	require.Contains(t, e.mustRun(t, "incidents", "replay", "--file", "../testdata/histories/v1_manually_resolved_closed.json"),
 		"1 replayed, 1 compatible")
 

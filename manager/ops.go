@@ -14,6 +14,7 @@ import (
 
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
+	"github.com/mahavishnu/mahavishnu/workflows"
 )
 
 // RejectedError is a responder operation the incident refused (acknowledged twice,
@@ -73,6 +74,20 @@ func (o *Ops) Mitigate(ctx context.Context, id string, req schemas.Mitigate) (*s
 // Update changes status, severity or title of a running incident, or adds a note.
 func (o *Ops) Update(ctx context.Context, id string, req schemas.Update) (*schemas.Incident, error) {
 	return o.update(ctx, id, schemas.UpdateFields, req)
+}
+
+// Declare starts the workflow of an incident a responder declares by hand (no detection).
+// Its fingerprint must be unique: "manual/<incident id>".
+func (o *Ops) Declare(ctx context.Context, taskQueue string, in schemas.IncidentInput) error {
+	_, err := o.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                    schemas.IncidentWorkflowID(in.Fingerprint),
+		TaskQueue:             taskQueue,
+		TypedSearchAttributes: workflows.SearchAttributes(in),
+	}, schemas.IncidentWorkflowType, in)
+	if err != nil {
+		return fmt.Errorf("start incident %s: %w", in.IncidentID, err)
+	}
+	return nil
 }
 
 // Close closes a resolved incident.

@@ -1,0 +1,356 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mahavishnu/mahavishnu/api"
+	"github.com/mahavishnu/mahavishnu/manager"
+	"github.com/mahavishnu/mahavishnu/schemas"
+	"github.com/mahavishnu/mahavishnu/store"
+)
+
+func createCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name:  "create",
+		Usage: "declare an incident by hand; it runs the same response procedure as a detected one",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "type", Required: true, Usage: "incident type, e.g. error_burst (its rule's runbook and actions apply)"},
+			&cli.StringFlag{Name: "severity", Required: true, Usage: "low, medium, high or critical"},
+			&cli.StringFlag{Name: "title", Required: true},
+			&cli.StringFlag{Name: "source", Value: "manual", Usage: "the affected service"},
+			&cli.StringFlag{Name: "description"},
+			byFlag(), outputFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			format, err := formatAndArgs(c)
+			if err != nil {
+				return err
+			}
+			sev, err := schemas.ParseSeverity(c.String("severity"))
+			if err != nil {
+				return fmt.Errorf("--severity: %w", err)
+			}
+			title := strings.TrimSpace(c.String("title"))
+			if title == "" {
+				return fmt.Errorf("--title: must not be empty")
+			}
+			reg, err := r.registry()
+			if err != nil {
+				return err
+			}
+			st, err := r.Store(c.Context)
+			if err != nil {
+				return err
+			}
+			tc, err := r.Client(c.Context)
+			if err != nil {
+				return err
+			}
+			rule := findRuleByID(c.String("type"))
+			for _, candidate := range schemas.DefaultRules() {
+				if candidate.IncidentType == c.String("type") {
+					rule = candidate
+				}
+			}
+			id := manager.NewIncidentID()
+			in := schemas.IncidentInput{
+				IncidentID: id, Fingerprint: "manual/" + id, RuleID: rule.ID, IncidentType: c.String("type"),
+				Severity: sev, Title: title, Description: c.String("description"), Source: c.String("source"),
+				DetectedAt: time.Now().UTC(), Actions: rule.Actions, Settings: incidentSettings(r.cfg, reg),
+			}
+			if in.Description == "" {
+				in.Description = "Declared by " + c.String("by")
+			}
+			ops := &manager.Ops{Store: st, Client: tc}
+			if err := ops.Declare(c.Context, r.cfg.Temporal.TaskQueue, in); err != nil {
+				return err
+			}
+			inc, err := waitForRow(c.Context, st, id, 20*time.Second)
+			if err != nil {
+				return fmt.Errorf("incident %s started, but the manager's worker has not recorded it yet (is `incidents start` running?): %w", id, err)
+			}
+			if format == outputJSON {
+				return writeJSON(c.App.Writer, inc)
+			}
+			fmt.Fprintf(c.App.Writer, "Incident %s declared: %s %s, %s.\n", id, inc.Severity, inc.IncidentType, inc.Status)
+			return nil
+		},
+	}
+}
+
+// waitForRow waits for the incident's workflow to write its first snapshot.
+func waitForRow(ctx context.Context, st *store.Store, id string, wait time.Duration) (*schemas.Incident, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		inc, err := st.GetIncident(ctx, id)
+		if err == nil {
+			return inc, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-tick.C:
+		}
+	}
+}
+
+// incidentStats is what `incidents stats` reports.
+type incidentStats struct {
+	Total      int                      `json:"total"`
+	Active     int                      `json:"active"`
+	ByStatus   map[schemas.Status]int   `json:"by_status"`
+	BySeverity map[schemas.Severity]int `json:"by_severity"`
+	ByType     map[string]int           `json:"by_type"`
+	// Mean times in seconds over the incidents that have them.
+	MeanMTTD *float64 `json:"mean_mttd_seconds"`
+	MeanMTTA *float64 `json:"mean_mtta_seconds"`
+	MeanMTTR *float64 `json:"mean_mttr_seconds"`
+	// AutoResolved is the share of resolved incidents that resolved themselves.
+	AutoResolvedRate *float64 `json:"auto_resolution_rate"`
+	MTTRBreached     int      `json:"mttr_breached"`
+	Since            string   `json:"since,omitempty"`
+}
+
+func computeStats(incs []schemas.Incident) incidentStats {
+	st := incidentStats{ByStatus: map[schemas.Status]int{}, BySeverity: map[schemas.Severity]int{}, ByType: map[string]int{}}
+	var mttd, mtta, mttr []float64
+	resolved, auto := 0, 0
+	for _, inc := range incs {
+		st.Total++
+		if inc.Status.Active() {
+			st.Active++
+		}
+		st.ByStatus[inc.Status]++
+		st.BySeverity[inc.Severity]++
+		st.ByType[inc.IncidentType]++
+		if inc.MTTRBreached {
+			st.MTTRBreached++
+		}
+		if inc.MTTDSeconds != nil {
+			mttd = append(mttd, *inc.MTTDSeconds)
+		}
+		if inc.MTTASeconds != nil {
+			mtta = append(mtta, *inc.MTTASeconds)
+		}
+		if inc.MTTRSeconds != nil {
+			mttr = append(mttr, *inc.MTTRSeconds)
+		}
+		if inc.ResolvedAt != nil {
+			resolved++
+			if inc.ResolvedBy == "mahavishnu" {
+				auto++
+			}
+		}
+	}
+	st.MeanMTTD, st.MeanMTTA, st.MeanMTTR = mean(mttd), mean(mtta), mean(mttr)
+	if resolved > 0 {
+		rate := float64(auto) / float64(resolved)
+		st.AutoResolvedRate = &rate
+	}
+	return st
+}
+
+func mean(xs []float64) *float64 {
+	if len(xs) == 0 {
+		return nil
+	}
+	sum := 0.0
+	for _, x := range xs {
+		sum += x
+	}
+	m := sum / float64(len(xs))
+	return &m
+}
+
+func statsCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name:  "stats",
+		Usage: "incident statistics: counts, mean MTTD/MTTA/MTTR, auto-resolution rate",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "by-severity", Usage: "break the counts and mean times down by severity"},
+			&cli.StringFlag{Name: "since", Usage: "only incidents detected since: 24h, 7d or an RFC 3339 time"},
+			outputFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			format, err := formatAndArgs(c)
+			if err != nil {
+				return err
+			}
+			f := store.IncidentFilter{Limit: 10000}
+			if v := c.String("since"); v != "" {
+				if f.Since, err = api.ParseSince(v, time.Now()); err != nil {
+					return fmt.Errorf("--since: %w", err)
+				}
+			}
+			st, err := r.Store(c.Context)
+			if err != nil {
+				return err
+			}
+			incs, err := st.ListIncidents(c.Context, f)
+			if err != nil {
+				return err
+			}
+			all := computeStats(incs)
+			all.Since = c.String("since")
+			bySev := map[schemas.Severity]incidentStats{}
+			if c.Bool("by-severity") {
+				groups := map[schemas.Severity][]schemas.Incident{}
+				for _, inc := range incs {
+					groups[inc.Severity] = append(groups[inc.Severity], inc)
+				}
+				for sev, g := range groups {
+					bySev[sev] = computeStats(g)
+				}
+			}
+			if format == outputJSON {
+				out := map[string]any{"all": all}
+				if c.Bool("by-severity") {
+					out["by_severity"] = bySev
+				}
+				return writeJSON(c.App.Writer, out)
+			}
+			printStats(c, "All incidents", all)
+			if c.Bool("by-severity") {
+				for i := len(schemas.Severities) - 1; i >= 0; i-- {
+					sev := schemas.Severities[i]
+					if s, ok := bySev[sev]; ok {
+						fmt.Fprintln(c.App.Writer)
+						printStats(c, strings.ToUpper(string(sev)), s)
+					}
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func printStats(c *cli.Context, heading string, s incidentStats) {
+	fmt.Fprintln(c.App.Writer, heading+":")
+	tw := newTable(c.App.Writer)
+	row := func(k, v string) { fmt.Fprintf(tw, "  %s:\t%s\n", k, v) }
+	row("Incidents", fmt.Sprintf("%d (%d active)", s.Total, s.Active))
+	var parts []string
+	for _, st := range schemas.Statuses {
+		if n := s.ByStatus[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", st, n))
+		}
+	}
+	row("By status", orDash(strings.Join(parts, ", ")))
+	parts = parts[:0]
+	for i := len(schemas.Severities) - 1; i >= 0; i-- {
+		if n := s.BySeverity[schemas.Severities[i]]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", schemas.Severities[i], n))
+		}
+	}
+	row("By severity", orDash(strings.Join(parts, ", ")))
+	types := make([]string, 0, len(s.ByType))
+	for t := range s.ByType {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	parts = parts[:0]
+	for _, t := range types {
+		parts = append(parts, fmt.Sprintf("%s %d", t, s.ByType[t]))
+	}
+	row("By type", orDash(strings.Join(parts, ", ")))
+	row("Mean MTTD", fmtSeconds(s.MeanMTTD))
+	row("Mean MTTA", fmtSeconds(s.MeanMTTA))
+	row("Mean MTTR", fmtSeconds(s.MeanMTTR))
+	row("MTTR breached", fmt.Sprint(s.MTTRBreached))
+	rate := "-"
+	if s.AutoResolvedRate != nil {
+		rate = fmt.Sprintf("%.0f%%", *s.AutoResolvedRate*100)
+	}
+	row("Auto-resolved", rate)
+	_ = tw.Flush()
+}
+
+func watchCommand(r *runtime) *cli.Command {
+	return &cli.Command{
+		Name:  "watch",
+		Usage: "print incidents as they open and change, until Ctrl-C",
+		Flags: []cli.Flag{
+			&cli.DurationFlag{Name: "interval", Value: 2 * time.Second, Usage: "how often to look"},
+			&cli.IntFlag{Name: "count", Usage: "stop after this many looks (0: never)"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c); err != nil {
+				return err
+			}
+			if c.Duration("interval") < 100*time.Millisecond {
+				return fmt.Errorf("--interval: at least 100ms")
+			}
+			st, err := r.Store(c.Context)
+			if err != nil {
+				return err
+			}
+			seen := map[string]schemas.Incident{}
+			first := true
+			tick := time.NewTicker(c.Duration("interval"))
+			defer tick.Stop()
+			for n := 1; ; n++ {
+				incs, err := st.ListIncidents(c.Context, store.IncidentFilter{Limit: 500})
+				if err != nil {
+					return err
+				}
+				for i := len(incs) - 1; i >= 0; i-- {
+					inc := incs[i]
+					old, known := seen[inc.IncidentID]
+					seen[inc.IncidentID] = inc
+					if change := describeChange(old, inc, known); change != "" && (!first || inc.Status.Active()) {
+						fmt.Fprintf(c.App.Writer, "%s  %s  %-8s %-13s %s: %s\n", time.Now().Format("15:04:05"), inc.IncidentID,
+							strings.ToUpper(string(inc.Severity)), inc.Status, inc.Title, change)
+					}
+				}
+				first = false
+				if count := c.Int("count"); count > 0 && n >= count {
+					return nil
+				}
+				select {
+				case <-c.Context.Done():
+					return nil
+				case <-tick.C:
+				}
+			}
+		},
+	}
+}
+
+// describeChange says what changed in an incident since the last look ("" for nothing).
+func describeChange(old, inc schemas.Incident, known bool) string {
+	if !known {
+		return fmt.Sprintf("%s (%d events)", inc.Status, inc.EventCount)
+	}
+	var parts []string
+	if old.Status != inc.Status {
+		parts = append(parts, fmt.Sprintf("%s -> %s", old.Status, inc.Status))
+	}
+	if old.Severity != inc.Severity {
+		parts = append(parts, fmt.Sprintf("severity %s -> %s", old.Severity, inc.Severity))
+	}
+	if old.EventCount != inc.EventCount {
+		parts = append(parts, fmt.Sprintf("%d events", inc.EventCount))
+	}
+	if old.AcknowledgedBy != inc.AcknowledgedBy {
+		parts = append(parts, "acknowledged by "+inc.AcknowledgedBy)
+	}
+	if old.AssignedTo != inc.AssignedTo {
+		parts = append(parts, "assigned to "+inc.AssignedTo)
+	}
+	if old.EscalationLevel != inc.EscalationLevel {
+		parts = append(parts, fmt.Sprintf("escalated to %s", inc.EscalationName))
+	}
+	if !old.MTTRBreached && inc.MTTRBreached {
+		parts = append(parts, "MTTR target breached")
+	}
+	return strings.Join(parts, ", ")
+}
