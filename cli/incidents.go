@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -124,6 +126,9 @@ func getCommand(r *runtime) *cli.Command {
 				return incidentError(c.Args().First(), err)
 			}
 			detail := incidentDetail{Incident: *inc, TemporalURL: r.workflowURL(inc)}
+			if inc.Status.Active() {
+				detail.PendingApprovals, detail.PendingApprovalsError = r.pendingApprovals(c.Context, inc)
+			}
 			full := c.Bool("full")
 			if c.Bool("timeline") || full {
 				if detail.Timeline, err = st.Timeline(c.Context, inc.IncidentID); err != nil {
@@ -146,9 +151,12 @@ func getCommand(r *runtime) *cli.Command {
 
 type incidentDetail struct {
 	schemas.Incident
-	TemporalURL string                  `json:"temporal_url,omitempty"`
-	Timeline    []schemas.TimelineEntry `json:"timeline,omitempty"`
-	Events      []schemas.Event         `json:"events,omitempty"`
+	TemporalURL string `json:"temporal_url,omitempty"`
+	// PendingApprovals come from the running workflow (the store does not hold them).
+	PendingApprovals      []schemas.Approval      `json:"pending_approvals"`
+	PendingApprovalsError string                  `json:"pending_approvals_error,omitempty"`
+	Timeline              []schemas.TimelineEntry `json:"timeline,omitempty"`
+	Events                []schemas.Event         `json:"events,omitempty"`
 }
 
 func printIncident(c *cli.Context, d incidentDetail) {
@@ -193,6 +201,16 @@ func printIncident(c *cli.Context, d incidentDetail) {
 	row("MTTR", fmtSeconds(inc.MTTRSeconds))
 	if inc.MTTRBreached {
 		row("MTTR target", "BREACHED")
+	}
+	switch {
+	case d.PendingApprovalsError != "":
+		row("Pending approvals", "unknown: "+d.PendingApprovalsError)
+	case len(d.PendingApprovals) > 0:
+		var parts []string
+		for _, ap := range d.PendingApprovals {
+			parts = append(parts, fmt.Sprintf("%s (expires %s)", ap.Action, fmtTime(&ap.ExpiresAt)))
+		}
+		row("Pending approvals", strings.Join(parts, ", "))
 	}
 	row("Workflow", inc.WorkflowID)
 	if d.TemporalURL != "" {
@@ -392,4 +410,24 @@ func (r *runtime) workflowURL(inc *schemas.Incident) string {
 	}
 	return schemas.WorkflowUIURL(fmt.Sprintf("http://127.0.0.1:%d", r.cfg.Temporal.Embedded.UIPort),
 		r.cfg.Temporal.Namespace, inc.WorkflowID, inc.RunID)
+}
+
+// pendingApprovals asks the incident's running workflow for its pending approvals. It
+// gives up quickly: `get` must work when Temporal is down, saying so.
+func (r *runtime) pendingApprovals(ctx context.Context, inc *schemas.Incident) ([]schemas.Approval, string) {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	tc, err := r.Client(ctx)
+	if err != nil {
+		return nil, "Temporal unreachable"
+	}
+	v, err := tc.QueryWorkflow(ctx, inc.WorkflowID, "", schemas.QueryPendingApprovals)
+	if err != nil {
+		return nil, "query failed: " + err.Error()
+	}
+	var aps []schemas.Approval
+	if err := v.Get(&aps); err != nil {
+		return nil, "query failed: " + err.Error()
+	}
+	return aps, ""
 }

@@ -105,6 +105,13 @@ func TestEndToEnd(t *testing.T) {
 	require.Regexp(t, `clear_cache\s+safe\s+true\s+succeeded`, actions)
 	require.Regexp(t, `scale_up\s+safe\s+true\s+succeeded`, actions)
 	require.Regexp(t, `restart_service\s+needs approval\s+true\s+not run`, actions)
+	var pending struct {
+		PendingApprovals []schemas.Approval `json:"pending_approvals"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(e.mustRun(t, "incidents", "get", inc.IncidentID, "-o", "json")), &pending))
+	require.Len(t, pending.PendingApprovals, 1, "get asks the running workflow")
+	require.Equal(t, "restart_service", pending.PendingApprovals[0].Action)
+	require.Contains(t, e.mustRun(t, "incidents", "get", inc.IncidentID), "Pending approvals:")
 	_, err := e.run(context.Background(), "incidents", "mitigate", inc.IncidentID, "--action", "restart_service")
 	require.ErrorContains(t, err, "restart_service needs approval: run it again with --approved-by NAME")
 	out := e.mustRun(t, "incidents", "mitigate", inc.IncidentID, "--action", "restart_service", "--approved-by", "bob", "--by", "alice")
