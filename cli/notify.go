@@ -20,17 +20,11 @@ import (
 	"github.com/mahavishnu/mahavishnu/schemas"
 )
 
-// notifications routes the workflow's notifications through the configured channels;
-// it implements activities.Notifications.
+// notifications adapts the notify.Service to activities.Notifications: the worker's
+// router lives in notify; this file only translates the config into its inputs.
 type notifications struct {
-	router       *notify.Router
-	throttle     *notify.Throttle
-	dashboardURL string
-	// incidentPath is where an incident's page is below dashboardURL: the dashboard's
-	// page when it is enabled, else the JSON API.
-	incidentPath string
-	temporalURL  string
-	namespace    string
+	service  *notify.Service
+	throttle *notify.Throttle
 }
 
 // channels builds each configured channel (unwrapped), by name. A channel that is enabled
@@ -77,6 +71,8 @@ func channels(cfg *config.Config, logger *slog.Logger) (map[string]notify.Notifi
 	return out, sev, nil
 }
 
+// newNotifications builds the worker's notification router from the config, with the
+// throttle's state kept in this process.
 func newNotifications(cfg *config.Config, logger *slog.Logger) (*notifications, error) {
 	n := cfg.IncidentResponse.Notifications
 	chans, sevs, err := channels(cfg, logger)
@@ -93,86 +89,62 @@ func newNotifications(cfg *config.Config, logger *slog.Logger) (*notifications, 
 	if err != nil {
 		return nil, fmt.Errorf("incident_response.notifications: %w", err)
 	}
-	var routes []notify.Route
-	for name, ch := range chans {
+	routes := map[string][]schemas.Severity{}
+	for name := range chans {
 		sev, err := notify.ParseSeverities("incident_response.notifications."+name+".notify_on_severity", sevs[name])
 		if err != nil {
 			return nil, err
 		}
-		routes = append(routes, notify.Route{Notifier: th.Wrap(ch), Severities: sev})
+		routes[name] = sev
 	}
-	router, err := notify.NewRouter(routes...)
+	svc, err := notify.NewService(notify.ServiceConfig{Channels: chans, Severities: routes, Throttle: th, Links: notificationLinks(cfg)})
 	if err != nil {
 		return nil, err
 	}
-	out := &notifications{router: router, throttle: th, namespace: cfg.Temporal.Namespace,
-		dashboardURL: strings.TrimRight(n.DashboardURL, "/"), temporalURL: strings.TrimRight(n.TemporalUIURL, "/"),
-		incidentPath: "/api/v1/incidents/"}
+	return &notifications{service: svc, throttle: th}, nil
+}
+
+// notificationLinks says where the links in a message point: notifications.dashboard_url
+// (else the API's listen address) and notifications.temporal_ui_url (else the embedded
+// server's UI).
+func notificationLinks(cfg *config.Config) notify.LinkConfig {
+	n := cfg.IncidentResponse.Notifications
+	links := notify.LinkConfig{DashboardURL: strings.TrimRight(n.DashboardURL, "/"), IncidentPath: "/api/v1/incidents/",
+		TemporalUIURL: strings.TrimRight(n.TemporalUIURL, "/"), Namespace: cfg.Temporal.Namespace}
 	if cfg.IncidentResponse.Dashboard.Enabled {
-		out.incidentPath = "/incidents/"
+		links.IncidentPath = "/incidents/"
 	}
-	if out.dashboardURL == "" {
+	if links.DashboardURL == "" {
 		host, port, _ := net.SplitHostPort(cfg.API.Listen)
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			host = "127.0.0.1"
 		}
-		out.dashboardURL = "http://" + net.JoinHostPort(host, port)
+		links.DashboardURL = "http://" + net.JoinHostPort(host, port)
 	}
-	if out.temporalURL == "" && cfg.Embedded() && cfg.Temporal.Embedded.UIPort != 0 {
-		out.temporalURL = fmt.Sprintf("http://127.0.0.1:%d", cfg.Temporal.Embedded.UIPort)
+	if links.TemporalUIURL == "" && cfg.Embedded() && cfg.Temporal.Embedded.UIPort != 0 {
+		links.TemporalUIURL = fmt.Sprintf("http://127.0.0.1:%d", cfg.Temporal.Embedded.UIPort)
 	}
-	return out, nil
+	return links
 }
 
-func (n *notifications) message(in activities.NotifyInput) notify.Message {
-	inc := in.Incident
-	m := notify.Message{
-		IncidentID: inc.IncidentID, Kind: notify.Kind(in.Kind), Title: inc.Title, Type: inc.IncidentType,
-		Severity: inc.Severity, Status: inc.Status, Source: inc.Source, Text: in.Text, At: in.At,
-		Links: notify.Links{Dashboard: n.dashboardURL + n.incidentPath + inc.IncidentID},
-	}
-	if m.At.IsZero() {
-		m.At = time.Now().UTC()
-	}
-	if n.temporalURL != "" {
-		m.Links.TemporalUI = schemas.WorkflowUIURL(n.temporalURL, n.namespace, inc.WorkflowID, inc.RunID)
-	}
-	if len(in.Targets) > 0 {
-		m.Fields = append(m.Fields, notify.Field{Name: "Escalated to", Value: strings.Join(in.Targets, ", ")})
-	}
-	if inc.AssignedTo != "" {
-		m.Fields = append(m.Fields, notify.Field{Name: "Assigned to", Value: inc.AssignedTo})
-	}
-	return m
+// notifyRequest translates the activity's input.
+func notifyRequest(in activities.NotifyInput) notify.Request {
+	return notify.Request{Incident: in.Incident, Kind: notify.Kind(in.Kind), Text: in.Text, At: in.At,
+		Channels: in.Channels, Targets: in.Targets}
 }
 
-// Route names the channels for a notification: an escalation level's channels (those
-// configured) plus the log, or the channels routed by severity.
+// Route implements activities.Notifications.
 func (n *notifications) Route(in activities.NotifyInput) []string {
-	var names []string
-	if len(in.Channels) > 0 {
-		names = append(names, notify.ChannelLog)
-		for _, ch := range in.Channels {
-			if _, ok := n.router.Notifier(ch); ok && ch != notify.ChannelLog {
-				names = append(names, ch)
-			}
-		}
-		return names
-	}
-	for _, ch := range n.router.Route(n.message(in)) {
-		names = append(names, ch.Name())
-	}
-	return names
+	return n.service.Route(notifyRequest(in))
 }
 
-// Send delivers to one channel.
+// Send implements activities.Notifications.
 func (n *notifications) Send(ctx context.Context, channel string, in activities.NotifyInput) error {
-	ch, ok := n.router.Notifier(channel)
-	if !ok {
-		return notify.Permanent(channel, fmt.Errorf("channel %q is not configured", channel))
-	}
-	return ch.Notify(ctx, n.message(in))
+	return n.service.Send(ctx, channel, notifyRequest(in))
 }
+
+// Stats returns each channel's send counters (for /healthz and /metrics).
+func (n *notifications) Stats() map[string]notify.Stats { return n.throttle.Stats() }
 
 func notifyCommand(r *runtime) *cli.Command {
 	return &cli.Command{

@@ -1,7 +1,16 @@
 // Package notify sends incident notifications: the Message every channel renders, the
 // Notifier interface each channel implements (one subpackage per channel: notify/slack,
 // notify/pagerduty, notify/email, notify/webhook), the log channel, the Router that picks
-// channels by severity, and the Throttle that limits how often a channel is used.
+// channels by severity, the Throttle that limits how often a channel is used, and the
+// Service that puts them together for the worker.
+//
+// # The worker's router
+//
+// A Service turns each notification the incident workflow asks for (a Request) into a
+// Message with its links (dashboard, Temporal Web UI), names its channels (an escalation
+// level's, or those routed by severity) and sends it to one channel at a time through the
+// Throttle. It takes plain inputs (channels by name, severities per channel, a Throttle,
+// link bases); the CLI builds them from the config.
 //
 // # Routing
 //
