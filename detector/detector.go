@@ -384,3 +384,32 @@ func (d *Detector) TickInterval() time.Duration {
 	}
 	return every
 }
+
+// Recount counts ev again for one rule only, as if its fingerprint had not been open: the
+// manager calls it for events it could not attach because the fingerprint's incident had
+// ended meanwhile (see Closed). The event matched the rule before, so matching and claims
+// are not evaluated again, and no other rule's window sees the event twice.
+func (d *Detector) Recount(ev *schemas.Event, ruleID string, out []Action) []Action {
+	if ev == nil || ev.Timestamp.IsZero() {
+		return out
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	i, ok := d.byID[ruleID]
+	if !ok {
+		return out
+	}
+	return d.count(d.rules[i], ev, ev.Timestamp.UnixNano(), out)
+}
+
+// LongestWindow is the longest effective window among the enabled rules: how far back the
+// manager must replay stored events to rebuild the windows after a restart.
+func (d *Detector) LongestWindow() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var longest int64
+	for _, cr := range d.rules {
+		longest = max(longest, cr.window)
+	}
+	return time.Duration(longest)
+}

@@ -16,8 +16,13 @@ const (
 	// DefaultTaskQueue is the task queue when temporal.task_queue is not set.
 	DefaultTaskQueue = "incidents"
 
-	// SignalAttachEvents adds events to an open incident (AttachEvents).
+	// SignalAttachEvents adds events to an open incident (AttachEvents). Incidents opened
+	// before the event log existed receive it; new ones receive SignalEventsAttached.
 	SignalAttachEvents = "attach_events"
+	// SignalEventsAttached tells an incident that the detector attached more events to it
+	// in the store (EventsAttached): sent at most once per incident per
+	// detection.attach_signal_interval, carrying counters, never event IDs.
+	SignalEventsAttached = "events_attached"
 	// SignalAcknowledge acknowledges the incident (Acknowledge); also an update.
 	SignalAcknowledge = "acknowledge"
 	// SignalAssign assigns the incident (Assign); also an update.
@@ -223,6 +228,8 @@ type ResumeState struct {
 	Actions         []ActionRecord `json:"actions,omitempty"`
 	EscalationLevel int            `json:"escalation_level"`
 	EventsSeen      int            `json:"events_seen"`
+	// MaxEventSeverity is the highest event severity the incident heard of.
+	MaxEventSeverity Severity `json:"max_event_severity,omitempty"`
 }
 
 // AttachEvents tells the incident about matching events (the SignalAttachEvents payload).
@@ -233,6 +240,21 @@ type AttachEvents struct {
 	Components []string  `json:"components,omitempty"`
 	// Severity is the highest severity among the events; it may raise the incident's.
 	Severity Severity `json:"severity,omitempty"`
+}
+
+// EventsAttached is the SignalEventsAttached payload: the incident's event counters as the
+// store has them when the signal is sent. Every field is absolute, not a delta, so a signal
+// sent twice, late or coalesced with others changes nothing twice.
+type EventsAttached struct {
+	IncidentID string `json:"incident_id"`
+	// EventCount is the number of events attached to the incident so far.
+	EventCount int       `json:"event_count"`
+	FirstAt    time.Time `json:"first_at"`
+	LastAt     time.Time `json:"last_at"`
+	// Components are all the components of the attached events, sorted.
+	Components []string `json:"components,omitempty"`
+	// MaxEventSeverity is the highest severity among the attached events.
+	MaxEventSeverity Severity `json:"max_event_severity,omitempty"`
 }
 
 // Acknowledge is the payload of the acknowledge signal/update.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -39,6 +38,8 @@ type eventModel struct {
 	Component     string         `bun:"component"`
 	IncidentID    string         `bun:"incident_id,nullzero"`
 	SilenceID     string         `bun:"silence_id,nullzero"`
+	// Seq is the event's place in the log (see AppendEvents).
+	Seq int64 `bun:"seq,nullzero"`
 }
 
 func newEventModel(ev schemas.Event, receivedAt time.Time) eventModel {
@@ -98,36 +99,70 @@ func (m *eventModel) event() schemas.Event {
 	}
 }
 
-// InsertEvents stores a batch of normalized events in one transaction, with multi-row
-// inserts. An event whose ID is already stored (a re-sent event) is ignored; inserted
-// lists, in input order, the IDs that were new. receivedAt defaults to now.
+// InsertEvents stores a batch of normalized events in one transaction (AppendEvents with
+// one batch). inserted lists, in input order, the IDs that were new.
 func (s *Store) InsertEvents(ctx context.Context, events []schemas.Event, receivedAt time.Time) (inserted []string, err error) {
-	if len(events) == 0 {
-		return nil, nil
+	res, err := s.AppendEvents(ctx, [][]schemas.Event{events}, receivedAt)
+	if err != nil {
+		return nil, err
 	}
+	return res[0], nil
+}
+
+// AppendEvents appends several batches of normalized events to the event log in one
+// transaction: the group commit of ingest. Each event gets the next sequence number, in
+// input order; an event whose ID is already stored (a re-sent event) is ignored. For each
+// batch it returns, in input order, the IDs that were new (an ID repeated across batches
+// counts for the first). receivedAt defaults to now.
+//
+// Sequence numbers are assigned under the log's write lock (SQLite's single writer; on
+// PostgreSQL a transaction-level advisory lock), so they are in commit order: a reader
+// that sees seq N has seen every smaller one. On PostgreSQL the commit also notifies
+// EventsChannel, which wakes the detector of another process.
+func (s *Store) AppendEvents(ctx context.Context, batches [][]schemas.Event, receivedAt time.Time) (inserted [][]string, err error) {
 	if receivedAt.IsZero() {
 		receivedAt = time.Now()
 	}
-	models := make([]eventModel, 0, len(events))
-	seen := make(map[string]struct{}, len(events))
-	for i, ev := range events {
-		m := newEventModel(ev, receivedAt)
-		if err := m.validate(i); err != nil {
-			return nil, fmt.Errorf("insert events: %w", err)
-		}
-		if _, dup := seen[m.EventID]; dup {
-			continue
-		}
-		seen[m.EventID] = struct{}{}
-		models = append(models, m)
+	total := 0
+	for _, b := range batches {
+		total += len(b)
 	}
-	// Insert in key order: two batches sharing IDs then lock rows in the same order and
-	// cannot deadlock on PostgreSQL.
-	sorted := slices.Clone(models)
-	slices.SortFunc(sorted, func(a, b eventModel) int { return strings.Compare(a.EventID, b.EventID) })
+	inserted = make([][]string, len(batches))
+	if total == 0 {
+		return inserted, nil
+	}
+	models := make([]eventModel, 0, total)
+	owner := make([]int, 0, total) // batch of each model
+	seen := make(map[string]struct{}, total)
+	for bi, batch := range batches {
+		for i, ev := range batch {
+			m := newEventModel(ev, receivedAt)
+			if err := m.validate(i); err != nil {
+				return nil, fmt.Errorf("insert events: %w", err)
+			}
+			if _, dup := seen[m.EventID]; dup {
+				continue
+			}
+			seen[m.EventID] = struct{}{}
+			models = append(models, m)
+			owner = append(owner, bi)
+		}
+	}
 	isNew := make(map[string]bool, len(models))
 	err = s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
-		for chunk := range slices.Chunk(sorted, writeChunk) {
+		if s.dialect == DialectPostgres {
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?, ?)", advisoryLockClassID, lockEventLog); err != nil {
+				return fmt.Errorf("event log lock: %w", err)
+			}
+		}
+		var head int64
+		if err := tx.NewSelect().Model((*eventModel)(nil)).ColumnExpr("COALESCE(MAX(e.seq), 0)").Scan(ctx, &head); err != nil {
+			return fmt.Errorf("event log head: %w", err)
+		}
+		for i := range models {
+			models[i].Seq = head + int64(i) + 1
+		}
+		for chunk := range slices.Chunk(models, writeChunk) {
 			var ids []string
 			if err := tx.NewInsert().Model(&chunk).
 				On("CONFLICT (event_id) DO NOTHING").
@@ -139,15 +174,24 @@ func (s *Store) InsertEvents(ctx context.Context, events []schemas.Event, receiv
 				isNew[id] = true
 			}
 		}
+		if s.dialect == DialectPostgres && len(isNew) > 0 {
+			if _, err := tx.ExecContext(ctx, "SELECT pg_notify(?, '')", EventsChannel); err != nil {
+				return fmt.Errorf("notify %s: %w", EventsChannel, err)
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("insert %d events: %w", len(models), err)
 	}
-	inserted = make([]string, 0, len(isNew))
-	for _, m := range models {
+	for i, m := range models {
 		if isNew[m.EventID] {
-			inserted = append(inserted, m.EventID)
+			inserted[owner[i]] = append(inserted[owner[i]], m.EventID)
+		}
+	}
+	for bi := range inserted {
+		if inserted[bi] == nil {
+			inserted[bi] = []string{}
 		}
 	}
 	return inserted, nil

@@ -47,6 +47,8 @@ type incidentModel struct {
 	MTTRBreached       bool     `bun:"mttr_breached"`
 	EscalationLevel    int      `bun:"escalation_level"`
 	EscalationName     string   `bun:"escalation_name"`
+	// MaxEventSeverity is kept by the detector (see RecordDetections); snapshots leave it.
+	MaxEventSeverity string `bun:"max_event_severity"`
 	WorkflowID         string   `bun:"workflow_id"`
 	RunID              string   `bun:"run_id"`
 	UpdatedAt          dbTime   `bun:"updated_at"`
@@ -56,6 +58,27 @@ type incidentModel struct {
 // incidentKeptWhenClosed are the columns an upsert must not change once the stored row is
 // closed: the workflow may write a late snapshot, but never reopens a closed incident.
 var incidentKeptWhenClosed = []string{"status", "closed_at", "closed_by"}
+
+// The detector keeps an incident's event counters in the store as it attaches events
+// (RecordDetections); a workflow snapshot may be a moment behind them. So an upsert merges
+// these columns instead of replacing them: counts and time ranges only grow, and the
+// component list (the snapshot's is always a subset of the detector's) keeps the longer.
+var incidentMergedColumns = map[string]string{
+	"event_count":    "CASE WHEN EXCLUDED.event_count > i.event_count THEN EXCLUDED.event_count ELSE i.event_count END",
+	"first_event_at": "CASE WHEN i.first_event_at IS NULL OR (EXCLUDED.first_event_at IS NOT NULL AND EXCLUDED.first_event_at < i.first_event_at) THEN EXCLUDED.first_event_at ELSE i.first_event_at END",
+	"last_event_at":  "CASE WHEN i.last_event_at IS NULL OR (EXCLUDED.last_event_at IS NOT NULL AND EXCLUDED.last_event_at > i.last_event_at) THEN EXCLUDED.last_event_at ELSE i.last_event_at END",
+}
+
+// incidentDetectorColumns are written by the detector only.
+var incidentDetectorColumns = []string{"max_event_severity"}
+
+// componentsMerge keeps the longer affected_components list, per dialect.
+func componentsMerge(d dialect.Name) string {
+	if d == dialect.PG {
+		return "CASE WHEN jsonb_array_length(EXCLUDED.affected_components::jsonb) >= jsonb_array_length(i.affected_components::jsonb) THEN EXCLUDED.affected_components ELSE i.affected_components END"
+	}
+	return "CASE WHEN json_array_length(EXCLUDED.affected_components) >= json_array_length(i.affected_components) THEN EXCLUDED.affected_components ELSE i.affected_components END"
+}
 
 var incidentModelType = reflect.TypeFor[incidentModel]()
 
@@ -198,6 +221,11 @@ func upsertIncident(ctx context.Context, db bun.IDB, inc *schemas.Incident) erro
 	for _, f := range db.Dialect().Tables().Get(incidentModelType).DataFields {
 		col := f.Name
 		switch {
+		case slices.Contains(incidentDetectorColumns, col):
+		case incidentMergedColumns[col] != "":
+			q = q.Set("? = "+incidentMergedColumns[col], bun.Ident(col))
+		case col == "affected_components":
+			q = q.Set("? = "+componentsMerge(db.Dialect().Name()), bun.Ident(col))
 		case slices.Contains(incidentKeptWhenClosed, col):
 			q = q.Set("? = CASE WHEN i.status = ? THEN i.? ELSE EXCLUDED.? END",
 				bun.Ident(col), string(schemas.StatusClosed), bun.Ident(col), bun.Ident(col))

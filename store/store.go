@@ -67,7 +67,12 @@ type Store struct {
 	dialect string
 	// where names the database in errors and logs: a file path or a URL without password.
 	where string
+	// path is the SQLite file ("" on PostgreSQL and for :memory:).
+	path string
 }
+
+// SQLitePath returns the SQLite database file ("" for PostgreSQL or an in-memory database).
+func (s *Store) SQLitePath() string { return s.path }
 
 // Open connects to the database named by url, creates the schema or brings it up to date,
 // and returns the store.
@@ -186,7 +191,11 @@ func openSQLite(rawURL, dataDir string) (*Store, error) {
 		sqldb.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
 		sqldb.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
 	}
-	return &Store{DB: bun.NewDB(sqldb, sqlitedialect.New()), dialect: DialectSQLite, where: "sqlite database " + path}, nil
+	st := &Store{DB: bun.NewDB(sqldb, sqlitedialect.New()), dialect: DialectSQLite, where: "sqlite database " + path}
+	if path != ":memory:" {
+		st.path = path
+	}
+	return st, nil
 }
 
 func openPostgres(rawURL string) (s *Store, err error) {
