@@ -49,10 +49,10 @@ type incidentModel struct {
 	EscalationName     string   `bun:"escalation_name"`
 	// MaxEventSeverity is kept by the detector (see RecordDetections); snapshots leave it.
 	MaxEventSeverity string `bun:"max_event_severity"`
-	WorkflowID         string   `bun:"workflow_id"`
-	RunID              string   `bun:"run_id"`
-	UpdatedAt          dbTime   `bun:"updated_at"`
-	Version            int64    `bun:"version"`
+	WorkflowID       string `bun:"workflow_id"`
+	RunID            string `bun:"run_id"`
+	UpdatedAt        dbTime `bun:"updated_at"`
+	Version          int64  `bun:"version"`
 }
 
 // incidentKeptWhenClosed are the columns an upsert must not change once the stored row is
