@@ -39,9 +39,15 @@
 // # Throttling
 //
 // Throttle.Wrap limits a channel to one notification per (incident, channel, kind) within
-// an interval and to a per-channel rate (golang.org/x/time/rate). Sends it holds back are
-// counted (Stats) and reported as ErrSuppressed; a failed send does not count as sent, so
-// a retry goes through.
+// an interval and to a per-channel rate (the generic cell rate algorithm, see Rate). Sends
+// it holds back are counted (Stats) and reported as ErrSuppressed; a failed send does not
+// count as sent, so a retry goes through. A send in flight holds its key for at most
+// DefaultInFlight, so a worker that dies mid-send does not block the retry.
+//
+// The windows and rates live in a ThrottleState: MemoryState for one process, or the
+// store's (built by the CLI over store.AdmitNotification) so that every worker process
+// sharing the database honours one limit. notifytest.TestThrottleState checks an
+// implementation against the contract.
 //
 // # Wire formats
 //

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
 )
 
 // RateLimit is a channel's global rate limit.
@@ -19,6 +18,11 @@ type RateLimit struct {
 	Burst int
 }
 
+// DefaultInFlight is how long a send may hold its deduplication key before the key is
+// taken to be abandoned: the Notify activity's start-to-close timeout, after which
+// Temporal retries the send (perhaps on another worker, when this one died mid-send).
+const DefaultInFlight = time.Minute
+
 // ThrottleConfig configures a Throttle.
 type ThrottleConfig struct {
 	// Interval is the window in which at most one message per (incident, channel, kind)
@@ -26,6 +30,13 @@ type ThrottleConfig struct {
 	Interval time.Duration
 	// RateLimits maps a channel name to its rate limit; unlisted channels are unlimited.
 	RateLimits map[string]RateLimit
+	// InFlight bounds how long a send in flight holds its key (see DefaultInFlight); 0
+	// means DefaultInFlight.
+	InFlight time.Duration
+	// State is where the windows and rate limits are kept; nil means in this process
+	// (NewMemoryState). Throttles sharing one State (a store shared by several worker
+	// processes) share one window per key and one rate limit per channel.
+	State ThrottleState
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger records suppressed sends; nil means slog.Default().
@@ -43,27 +54,19 @@ type Stats struct {
 }
 
 // Throttle limits how often channels send; see ThrottleConfig. It is safe for concurrent
-// use and keeps its state in memory (per process).
+// use. Its windows and rate limits live in its ThrottleState; its Stats are this
+// process's.
 type Throttle struct {
 	interval time.Duration
+	inFlight time.Duration
+	rates    map[string]Rate // read-only after NewThrottle
+	state    ThrottleState
 	now      func() time.Time
 	logger   *slog.Logger
-	limiters map[string]*rate.Limiter // read-only after NewThrottle
 
 	mu        sync.Mutex
-	sent      map[throttleKey]sentEntry
 	lastSweep time.Time
 	stats     map[string]*Stats
-}
-
-type throttleKey struct {
-	incident, channel string
-	kind              Kind
-}
-
-type sentEntry struct {
-	at      time.Time
-	pending bool // a send is in flight
 }
 
 // NewThrottle returns a Throttle; it rejects negative settings, naming the channel.
@@ -72,13 +75,23 @@ func NewThrottle(cfg ThrottleConfig) (*Throttle, error) {
 	if cfg.Interval < 0 {
 		errs = append(errs, fmt.Errorf("throttle interval: must not be negative, got %s", cfg.Interval))
 	}
+	if cfg.InFlight < 0 {
+		errs = append(errs, fmt.Errorf("throttle in-flight bound: must not be negative, got %s", cfg.InFlight))
+	}
 	t := &Throttle{
 		interval: cfg.Interval,
+		inFlight: cfg.InFlight,
+		rates:    map[string]Rate{},
+		state:    cfg.State,
 		now:      cfg.Now,
 		logger:   cfg.Logger,
-		limiters: map[string]*rate.Limiter{},
-		sent:     map[throttleKey]sentEntry{},
 		stats:    map[string]*Stats{},
+	}
+	if t.inFlight == 0 {
+		t.inFlight = DefaultInFlight
+	}
+	if t.state == nil {
+		t.state = NewMemoryState()
 	}
 	if t.now == nil {
 		t.now = time.Now
@@ -98,7 +111,7 @@ func NewThrottle(cfg ThrottleConfig) (*Throttle, error) {
 		if burst == 0 {
 			burst = min(rl.PerMinute, 10)
 		}
-		t.limiters[channel] = rate.NewLimiter(rate.Every(time.Minute/time.Duration(rl.PerMinute)), burst)
+		t.rates[channel] = Rate{Every: time.Minute / time.Duration(rl.PerMinute), Burst: burst}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -128,59 +141,67 @@ func (t *Throttle) Stats() map[string]Stats {
 	return out
 }
 
-// admit decides whether a send may go; when it may and dedup applies, it reserves the key
-// and returns a release function to call with the send's outcome.
-func (t *Throttle) admit(channel string, m Message) (release func(sent bool), err error) {
+// admit decides whether a send may go; when it may and dedup applies, it has reserved the
+// key and returns a release function to call with the send's outcome.
+func (t *Throttle) admit(ctx context.Context, channel string, m Message) (release func(sent bool), err error) {
 	now := t.now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.sweep(now)
+	t.sweep(ctx, now)
 
-	key := throttleKey{incident: m.IncidentID, channel: channel, kind: m.Kind}
-	dedup := t.interval > 0 && m.Kind != KindTest
-	prev, hadPrev := t.sent[key]
-	if dedup && hadPrev && (prev.pending || now.Sub(prev.at) < t.interval) {
-		return nil, t.suppress(channel, m, ReasonDuplicate)
+	a := Admission{
+		Key:    ThrottleKey{IncidentID: m.IncidentID, Channel: channel, Kind: m.Kind},
+		At:     now,
+		Dedup:  t.interval > 0 && m.Kind != KindTest,
+		Window: t.interval, InFlight: t.inFlight,
+		Rate: t.rates[channel],
 	}
-	if lim := t.limiters[channel]; lim != nil && !lim.AllowN(now, 1) {
-		return nil, t.suppress(channel, m, ReasonRateLimited)
+	if a.Dedup {
+		a.Token = newToken()
 	}
-	if !dedup {
+	reason, err := t.state.Admit(ctx, a)
+	switch {
+	case err != nil:
+		t.logger.Warn("notification throttle unavailable: send postponed", "channel", channel, "incident_id", m.IncidentID, "error", err)
+		return nil, Temporary(channel, fmt.Errorf("throttle: %w", err))
+	case reason != "":
+		return nil, t.suppress(channel, m, reason)
+	case !a.Dedup:
 		return func(bool) {}, nil
 	}
-	t.sent[key] = sentEntry{at: now, pending: true}
 	return func(sent bool) {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		switch {
-		case sent:
-			t.sent[key] = sentEntry{at: now}
-		case hadPrev:
-			t.sent[key] = prev
-		default:
-			delete(t.sent, key)
+		// Record the outcome even when the send's context has ended (its deadline passed
+		// while the receiver answered): otherwise the key stays held until InFlight passes.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := t.state.Release(ctx, a.Key, a.Token, sent); err != nil {
+			t.logger.Warn("notification throttle: recording the send failed", "channel", channel, "incident_id", m.IncidentID,
+				"kind", string(m.Kind), "sent", sent, "error", err)
 		}
 	}, nil
 }
 
-// suppress counts and logs a held-back send; t.mu is held.
+// suppress counts and logs a held-back send.
 func (t *Throttle) suppress(channel string, m Message, reason string) error {
+	t.mu.Lock()
 	t.stats[channel].Suppressed++
+	t.mu.Unlock()
 	t.logger.Info("notification suppressed", "channel", channel, "incident_id", m.IncidentID,
 		"kind", string(m.Kind), "reason", reason)
 	return &SuppressedError{Channel: channel, IncidentID: m.IncidentID, Kind: m.Kind, Reason: reason}
 }
 
-// sweep forgets sends older than the interval, once per interval; t.mu is held.
-func (t *Throttle) sweep(now time.Time) {
-	if t.interval <= 0 || now.Sub(t.lastSweep) < t.interval {
+// sweep lets the state forget keys whose window has passed, once per interval.
+func (t *Throttle) sweep(ctx context.Context, now time.Time) {
+	t.mu.Lock()
+	due := t.interval > 0 && now.Sub(t.lastSweep) >= t.interval
+	if due {
+		t.lastSweep = now
+	}
+	t.mu.Unlock()
+	if !due {
 		return
 	}
-	t.lastSweep = now
-	for key, e := range t.sent {
-		if !e.pending && now.Sub(e.at) >= t.interval {
-			delete(t.sent, key)
-		}
+	if err := t.state.Sweep(ctx, now.Add(-t.interval), now.Add(-t.inFlight)); err != nil {
+		t.logger.Warn("notification throttle: forgetting old sends failed", "error", err)
 	}
 }
 
@@ -211,7 +232,7 @@ func (n *throttled) Notify(ctx context.Context, m Message) error {
 
 func (n *throttled) Send(ctx context.Context, m Message) (Receipt, error) {
 	name := n.next.Name()
-	release, err := n.t.admit(name, m)
+	release, err := n.t.admit(ctx, name, m)
 	if err != nil {
 		return Receipt{Channel: name}, err
 	}

@@ -143,7 +143,8 @@ func TestThrottleNeverDeduplicatesTests(t *testing.T) {
 func TestThrottleSweepsOldEntries(t *testing.T) {
 	ctx := context.Background()
 	clock := newFakeClock()
-	th := newTestThrottle(t, clock, ThrottleConfig{Interval: time.Minute})
+	state := NewMemoryState()
+	th := newTestThrottle(t, clock, ThrottleConfig{Interval: time.Minute, State: state})
 	n := th.Wrap(&recorder{name: ChannelSlack})
 	for _, id := range []string{"inc_1", "inc_2", "inc_3"} {
 		m := validMessage()
@@ -152,9 +153,98 @@ func TestThrottleSweepsOldEntries(t *testing.T) {
 	}
 	clock.Advance(2 * time.Minute)
 	require.NoError(t, n.Notify(ctx, validMessage()))
-	th.mu.Lock()
-	defer th.mu.Unlock()
-	require.Len(t, th.sent, 1, "entries older than the interval are forgotten")
+	require.Equal(t, 1, state.Len(), "entries older than the interval are forgotten")
+}
+
+// TestThrottlesShareState: two Throttles (two worker processes) over one state send a
+// message once and honour one rate limit between them.
+func TestThrottlesShareState(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	state := NewMemoryState()
+	cfg := ThrottleConfig{Interval: time.Hour, RateLimits: map[string]RateLimit{ChannelSlack: {PerMinute: 2, Burst: 2}}, State: state}
+	slack1, slack2 := &recorder{name: ChannelSlack}, &recorder{name: ChannelSlack}
+	th1, th2 := newTestThrottle(t, clock, cfg), newTestThrottle(t, clock, cfg)
+	n1, n2 := th1.Wrap(slack1), th2.Wrap(slack2)
+	msg := func(id string) Message {
+		m := validMessage()
+		m.IncidentID = id
+		return m
+	}
+	require.NoError(t, n1.Notify(ctx, msg("inc_1")))
+	require.ErrorIs(t, n2.Notify(ctx, msg("inc_1")), ErrSuppressed, "sent by the other process")
+	require.NoError(t, n2.Notify(ctx, msg("inc_2")))
+	var se *SuppressedError
+	require.ErrorAs(t, n1.Notify(ctx, msg("inc_3")), &se)
+	require.Equal(t, ReasonRateLimited, se.Reason, "the two processes share one limit")
+	require.Equal(t, 1, slack1.count())
+	require.Equal(t, 1, slack2.count())
+	require.Equal(t, Stats{Sent: 1, Suppressed: 1}, th1.Stats()[ChannelSlack], "stats are per process")
+}
+
+func TestThrottleAbandonedSendExpires(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	state := NewMemoryState()
+	th := newTestThrottle(t, clock, ThrottleConfig{Interval: time.Hour, State: state})
+	// A worker died mid-send: its reservation was never released.
+	_, err := state.Admit(ctx, Admission{Key: ThrottleKey{IncidentID: "inc_abc123", Channel: ChannelSlack, Kind: KindOpened},
+		At: clock.Now(), Dedup: true, Window: time.Hour, InFlight: DefaultInFlight, Token: "dead"})
+	require.NoError(t, err)
+	n := th.Wrap(&recorder{name: ChannelSlack})
+	require.ErrorIs(t, n.Notify(ctx, validMessage()), ErrSuppressed, "in flight elsewhere")
+	clock.Advance(DefaultInFlight)
+	require.NoError(t, n.Notify(ctx, validMessage()), "the retry goes out once the dead send's time is up")
+}
+
+func TestThrottleRecordsSendAfterContextEnds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	th := newTestThrottle(t, newFakeClock(), ThrottleConfig{Interval: time.Hour})
+	n := th.Wrap(Func(ChannelSlack, func(context.Context, Message) error {
+		cancel() // the activity's deadline passes as the receiver answers
+		return nil
+	}))
+	require.NoError(t, n.Notify(ctx, validMessage()))
+	require.ErrorIs(t, n.Notify(context.Background(), validMessage()), ErrSuppressed, "the send was recorded")
+}
+
+// failingState is a ThrottleState whose store is unreachable.
+type failingState struct{ *MemoryState }
+
+func (failingState) Admit(context.Context, Admission) (string, error) {
+	return "", errors.New("connection refused")
+}
+
+func TestThrottleStateUnavailable(t *testing.T) {
+	var buf bytes.Buffer
+	th := newTestThrottle(t, newFakeClock(), ThrottleConfig{Interval: time.Hour, State: failingState{NewMemoryState()}, Logger: newJSONLogger(&buf)})
+	slack := &recorder{name: ChannelSlack}
+	err := th.Wrap(slack).Notify(context.Background(), validMessage())
+	require.EqualError(t, err, `channel "slack": throttle: connection refused`)
+	require.True(t, Retryable(err), "Temporal retries the send once the store is back")
+	require.Zero(t, slack.count(), "nothing is sent unthrottled")
+	require.Contains(t, buf.String(), "notification throttle unavailable")
+}
+
+func TestRateAllow(t *testing.T) {
+	now := newFakeClock().Now()
+	ok, tat := Rate{}.Allow(time.Time{}, now)
+	require.True(t, ok)
+	require.True(t, tat.IsZero(), "no rate: nothing to record")
+	r := Rate{Every: 10 * time.Second, Burst: 3}
+	ok, tat = r.Allow(time.Time{}, now)
+	require.True(t, ok)
+	require.Equal(t, now.Add(10*time.Second), tat)
+	ok, tat = r.Allow(now.Add(30*time.Second), now)
+	require.False(t, ok, "three sends ahead: the burst is used up")
+	require.Equal(t, now.Add(30*time.Second), tat)
+	ok, tat = r.Allow(now.Add(20*time.Second), now)
+	require.True(t, ok)
+	require.Equal(t, now.Add(30*time.Second), tat)
+	ok, _ = Rate{Every: time.Second}.Allow(now, now)
+	require.True(t, ok, "burst 0 counts as 1")
+	ok, _ = Rate{Every: time.Second}.Allow(now.Add(time.Second), now)
+	require.False(t, ok)
 }
 
 func TestThrottleKeepsNotifierTraits(t *testing.T) {
