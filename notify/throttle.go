@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
 )
 
 // RateLimit is a channel's global rate limit.
