@@ -150,6 +150,14 @@ func (d *Dashboard) Handler() http.Handler {
 	return mux
 }
 
+// temporalHealth reports the manager's last Temporal check, without calling Temporal.
+func (s *Server) temporalHealth(context.Context) error {
+	if h := s.m.Health(); h.Temporal == manager.HealthUnreachable {
+		return errors.New("temporal unreachable")
+	}
+	return nil
+}
+
 // mountDashboard serves the dashboard at / when it is enabled, else the JSON index.
 func (s *Server) mountDashboard(mux *http.ServeMux, handle func(string, bool, func(http.ResponseWriter, *http.Request) error)) {
 	if !s.opts.Dashboard.Enabled {
@@ -158,7 +166,7 @@ func (s *Server) mountDashboard(mux *http.ServeMux, handle func(string, bool, fu
 	}
 	d, err := NewDashboard(DashboardDeps{
 		Store: s.m.Store(), Ops: s.m.Ops(), Token: s.opts.Token, Logger: s.log.With("component", "dashboard"),
-		ManagerStatus: s.m.Status, TemporalHealth: s.opts.TemporalHealth, WorkflowURL: s.opts.WorkflowURL,
+		ManagerStatus: s.m.Status, TemporalHealth: s.temporalHealth, WorkflowURL: s.opts.WorkflowURL,
 		Options: s.opts.Dashboard,
 	})
 	if err != nil { // the templates are embedded: only a broken build gets here

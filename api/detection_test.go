@@ -41,17 +41,27 @@ type fakeRun struct {
 
 func (r fakeRun) GetID() string { return r.id }
 
-func newTestServer(t *testing.T) (http.Handler, *fakeTemporal) {
+// starts detects what the manager stored and delivers its outbox, then lists the starts.
+func (f *fakeTemporal) starts(t *testing.T, m *manager.Manager) []string {
+	t.Helper()
+	require.NoError(t, m.Settle(context.Background()))
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.started...)
+}
+
+func newTestServer(t *testing.T) (http.Handler, *fakeTemporal, *manager.Manager) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, "sqlite:///incidents.db", t.TempDir())
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
 	tc := &fakeTemporal{}
-	m, err := manager.New(manager.Options{Store: st, Client: tc, Logger: slog.New(slog.DiscardHandler)})
+	m, err := manager.New(manager.Options{Store: st, Client: tc, Logger: slog.New(slog.DiscardHandler), Detector: true})
 	require.NoError(t, err)
+	t.Cleanup(m.Close)
 	require.NoError(t, m.Rebuild(ctx))
-	return New(Options{Manager: m, Logger: slog.New(slog.DiscardHandler)}).Handler(), tc
+	return New(Options{Manager: m, Logger: slog.New(slog.DiscardHandler)}).Handler(), tc, m
 }
 
 // call sends a request from loopback (or from remote) and decodes the JSON answer.
@@ -70,14 +80,14 @@ func call(t *testing.T, h http.Handler, method, path, body string, remote ...str
 }
 
 func TestAlertmanagerEndpoint(t *testing.T) {
-	h, tc := newTestServer(t)
+	h, tc, m := newTestServer(t)
 	firing := `{"version":"4","status":"firing","alerts":[
 		{"status":"firing","labels":{"alertname":"Breach","event_type":"security_breach","service":"gateway","severity":"critical"},"fingerprint":"f1"},
 		{"status":"resolved","labels":{"alertname":"Down","job":"auth"},"fingerprint":"f2"}]}`
 	code, body := call(t, h, http.MethodPost, "/api/v1/alertmanager", firing)
 	require.Equal(t, http.StatusAccepted, code, body)
 	require.EqualValues(t, 2, body["accepted"])
-	require.Equal(t, []string{"incident/security_breach/gateway"}, tc.started, "a rule opens an incident from one firing alert")
+	require.Equal(t, []string{"incident/security_breach/gateway"}, tc.starts(t, m), "a rule opens an incident from one firing alert")
 
 	code, body = call(t, h, http.MethodPost, "/api/v1/alertmanager", `{"version":"4","alerts":[{"status":"firing","labels":{"job":"x"}}]}`)
 	require.Equal(t, http.StatusBadRequest, code)
@@ -91,7 +101,7 @@ func TestAlertmanagerEndpoint(t *testing.T) {
 }
 
 func TestRulesEndpoints(t *testing.T) {
-	h, _ := newTestServer(t)
+	h, _, _ := newTestServer(t)
 	code, body := call(t, h, http.MethodGet, "/api/v1/rules", "")
 	require.Equal(t, http.StatusOK, code)
 	require.Len(t, body["rules"], 15)
@@ -144,7 +154,7 @@ func TestRulesEndpoints(t *testing.T) {
 }
 
 func TestSilencesEndpoints(t *testing.T) {
-	h, tc := newTestServer(t)
+	h, tc, m := newTestServer(t)
 	for body, want := range map[string]string{
 		`{"matchers":["source=api"],"created_by":"a"}`:                                 "silence: duration: how long the silence lasts is required (e.g. 2h), or ends_at",
 		`{"matchers":["source"],"duration":"1h","created_by":"a"}`:                     `silence: matchers[0]: "source": want key=value, e.g. source=api`,
@@ -164,7 +174,7 @@ func TestSilencesEndpoints(t *testing.T) {
 	code, _ = call(t, h, http.MethodPost, "/api/v1/events", `[`+strings.Repeat(`{"event_type":"error","source":"api","severity":"high"},`, 9)+
 		`{"event_type":"error","source":"api","severity":"high"}]`)
 	require.Equal(t, http.StatusAccepted, code)
-	require.Empty(t, tc.started, "silenced")
+	require.Empty(t, tc.starts(t, m), "silenced")
 
 	_, list := call(t, h, http.MethodGet, "/api/v1/silences", "")
 	require.Len(t, list["silences"], 1)

@@ -23,7 +23,8 @@ type metricsCollector struct {
 	channels func() map[string]notify.Stats
 	log      *slog.Logger
 
-	events, opened, attached, silenced, detectErr, retries, uptime, incidents, notifications *prometheus.Desc
+	events, opened, attached, silenced, detectErr, uptime, incidents, notifications              *prometheus.Desc
+	outboxDepth, outboxAge, outboxOpens, cursor, head, lag, signals, commits, ingested, degraded *prometheus.Desc
 }
 
 func newMetricsCollector(m *manager.Manager, channels func() map[string]notify.Stats, log *slog.Logger) *metricsCollector {
@@ -36,7 +37,16 @@ func newMetricsCollector(m *manager.Manager, channels func() map[string]notify.S
 		attached:      d("events_attached_total", "Events attached to open incidents since start."),
 		silenced:      d("events_silenced_total", "Events muted by a silence since start."),
 		detectErr:     d("detection_errors_total", "Detections that failed to reach Temporal (retried)."),
-		retries:       d("detection_pending_retries", "Detections waiting to be retried."),
+		outboxDepth:   d("outbox_depth", "Messages waiting in the outbox for Temporal."),
+		outboxAge:     d("outbox_oldest_age_seconds", "Age of the oldest message waiting in the outbox."),
+		outboxOpens:   d("outbox_pending_opens", "Incident openings waiting in the outbox for Temporal."),
+		cursor:        d("detector_cursor", "Sequence number of the last event the detector consumed."),
+		head:          d("detector_head", "Sequence number of the newest event in the log."),
+		lag:           d("detector_lag_events", "Events in the log not consumed by the detector yet (head - cursor)."),
+		signals:       d("temporal_signals_total", "Outbox messages Temporal accepted from this process.", "kind"),
+		commits:       d("ingest_commits_total", "Group commits of ingest since start."),
+		ingested:      d("ingest_events_total", "New events stored by ingest since start."),
+		degraded:      d("degraded", "1 when /healthz reports degraded."),
 		uptime:        d("uptime_seconds", "Seconds since the manager started."),
 		incidents:     d("active_incidents", "Active (not resolved, not closed) incidents by status and severity.", "status", "severity"),
 		notifications: d("notifications_total", "Notifications per channel and outcome since start.", "channel", "outcome"),
@@ -44,7 +54,8 @@ func newMetricsCollector(m *manager.Manager, channels func() map[string]notify.S
 }
 
 func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.events, c.opened, c.attached, c.silenced, c.detectErr, c.retries, c.uptime, c.incidents, c.notifications} {
+	for _, d := range []*prometheus.Desc{c.events, c.opened, c.attached, c.silenced, c.detectErr, c.uptime, c.incidents, c.notifications,
+		c.outboxDepth, c.outboxAge, c.outboxOpens, c.cursor, c.head, c.lag, c.signals, c.commits, c.ingested, c.degraded} {
 		ch <- d
 	}
 }
@@ -59,7 +70,24 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.attached, st.EventsAttached)
 	counter(c.silenced, st.EventsSilenced)
 	counter(c.detectErr, st.DetectionErrors)
-	ch <- prometheus.MustNewConstMetric(c.retries, prometheus.GaugeValue, float64(st.PendingRetries))
+	h := c.m.Health()
+	gauge := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
+	gauge(c.outboxDepth, float64(h.Outbox.Depth))
+	gauge(c.outboxAge, h.Outbox.OldestAgeSeconds)
+	gauge(c.outboxOpens, float64(h.Outbox.PendingOpens))
+	gauge(c.cursor, float64(h.Detector.Cursor))
+	gauge(c.head, float64(h.Detector.Head))
+	gauge(c.lag, float64(h.Detector.Lag))
+	degraded := 0.0
+	if h.Status != manager.HealthOK {
+		degraded = 1
+	}
+	gauge(c.degraded, degraded)
+	for kind, n := range st.TemporalSignals {
+		ch <- prometheus.MustNewConstMetric(c.signals, prometheus.CounterValue, float64(n), kind)
+	}
+	counter(c.commits, st.IngestCommits)
+	counter(c.ingested, st.EventsAccepted)
 	ch <- prometheus.MustNewConstMetric(c.uptime, prometheus.GaugeValue, st.UptimeSeconds)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -35,14 +35,14 @@ type Options struct {
 	// Token guards write endpoints; empty means only loopback clients may write.
 	Token  string
 	Logger *slog.Logger
-	// Health reports the Temporal connection (nil: not checked).
-	TemporalHealth func(ctx context.Context) error
 	// WorkflowURL links an incident to the Temporal Web UI ("" when there is none).
 	WorkflowURL func(workflowID, runID string) string
 	// ChannelStats reports the notification channels' counters (nil: none).
 	ChannelStats func() map[string]notify.Stats
 	// Dashboard configures the web dashboard served at / (dashboard.go).
 	Dashboard DashboardOptions
+	// HealthOnly serves /healthz and /metrics only: a process without the api role.
+	HealthOnly bool
 }
 
 // Server is the HTTP API.
@@ -78,6 +78,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	handle("GET /healthz", false, s.health)
 	mux.Handle("GET /metrics", s.metricsHandler())
+	if s.opts.HealthOnly {
+		return mux
+	}
 	s.mountDashboard(mux, handle) // the dashboard at / when enabled, else the JSON index
 	handle("POST /api/v1/events", true, s.postEvents)
 	handle("GET /api/v1/events", false, s.listEvents)
@@ -126,6 +129,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		fe       *schemas.FieldError
 		tooLarge *http.MaxBytesError
 		rej      *manager.RejectedError
+		unavail  *manager.UnavailableError
 	)
 	switch {
 	case errors.As(err, &he):
@@ -141,6 +145,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status, body["error"] = http.StatusNotFound, "incident not found"
 	case errors.As(err, &rej):
 		status, body["error"] = http.StatusConflict, rej.Reason
+	case errors.As(err, &unavail):
+		// Nothing of the request was stored: the client sends it again.
+		s.log.Error("request failed: store unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		w.Header().Set("Retry-After", "1")
+		status, body["error"] = http.StatusServiceUnavailable, "the event store is unavailable: nothing was stored, send the request again"
 	default:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		body["error"] = "internal error"
@@ -206,13 +215,18 @@ func (s *Server) index(w http.ResponseWriter, _ *http.Request) error {
 	return nil
 }
 
-// Health is the body of GET /healthz.
+// Health is the body of GET /healthz. It is built from state the manager refreshes in
+// the background, so it answers at once even while Temporal or the store hangs.
 type Health struct {
-	Status        string             `json:"status"`
-	Manager       manager.Status     `json:"manager"`
-	Store         string             `json:"store"`
-	Temporal      string             `json:"temporal"`
-	Notifications NotificationHealth `json:"notifications"`
+	Status        string                 `json:"status"`
+	Reasons       []string               `json:"reasons"`
+	Manager       manager.Status         `json:"manager"`
+	Store         string                 `json:"store"`
+	Temporal      string                 `json:"temporal"`
+	Outbox        manager.OutboxHealth   `json:"outbox"`
+	Detector      manager.DetectorHealth `json:"detector"`
+	CheckedAt     time.Time              `json:"checked_at"`
+	Notifications NotificationHealth     `json:"notifications"`
 }
 
 // NotificationHealth shows notifications that did not go out.
@@ -223,26 +237,16 @@ type NotificationHealth struct {
 	Channels map[string]notify.Stats `json:"channels,omitempty"`
 }
 
-func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
-	h := Health{Status: "ok", Manager: s.m.Status(), Store: "ok", Temporal: "ok"}
+func (s *Server) health(w http.ResponseWriter, _ *http.Request) error {
+	mh := s.m.Health()
+	h := Health{Status: mh.Status, Reasons: mh.Reasons, Manager: s.m.Status(), Store: mh.Store, Temporal: mh.Temporal,
+		Outbox: mh.Outbox, Detector: mh.Detector, CheckedAt: mh.CheckedAt,
+		Notifications: NotificationHealth{FailedLast24h: mh.NotificationsFailed24h}}
 	if s.opts.ChannelStats != nil {
 		h.Notifications.Channels = s.opts.ChannelStats()
 	}
-	if n, err := s.m.Store().CountTimeline(r.Context(), schemas.TimelineNotifyFailed, time.Now().Add(-24*time.Hour)); err == nil {
-		h.Notifications.FailedLast24h = n
-	}
-	if err := s.m.Store().Ping(r.Context()); err != nil {
-		h.Status, h.Store = "degraded", "unreachable"
-		s.log.Warn("health: store", "error", err)
-	}
-	if s.opts.TemporalHealth != nil {
-		if err := s.opts.TemporalHealth(r.Context()); err != nil {
-			h.Status, h.Temporal = "degraded", "unreachable"
-			s.log.Warn("health: temporal", "error", err)
-		}
-	}
 	status := http.StatusOK
-	if h.Status != "ok" {
+	if h.Status != manager.HealthOK {
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, h)

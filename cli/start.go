@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/remediation"
 	"github.com/mahavishnu/mahavishnu/schemas"
+	"github.com/mahavishnu/mahavishnu/store"
 	"github.com/mahavishnu/mahavishnu/worker"
 )
 
@@ -34,9 +36,18 @@ func startCommand(r *runtime) *cli.Command {
 		Usage: "run the incident manager in the foreground: Temporal (embedded unless temporal.address), worker, detector, HTTP API",
 		Description: "Runs until SIGINT or SIGTERM. With temporal.address empty it starts an embedded Temporal\n" +
 			"server that keeps its state in data_dir/temporal.db, and its Web UI; incidents and their\n" +
-			"timers survive a restart.",
+			"timers survive a restart.\n\n" +
+			"--role picks what this process does (default: all three):\n" +
+			"  api       ingest (POST /api/v1/events, /api/v1/alertmanager), the JSON API and the dashboard;\n" +
+			"            stateless: run as many as you like behind a load balancer\n" +
+			"  detector  consumes the event log and delivers the outbox to Temporal; one is active at a\n" +
+			"            time (PostgreSQL advisory lock), the others stand by and take over within seconds.\n" +
+			"            On SQLite only one detector may run: a second one is refused\n" +
+			"  worker    runs incident workflows and activities on the task queue; scale freely\n" +
+			"Every process serves /healthz and /metrics on api.listen.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "role", Value: "api,detector,worker", Usage: "comma-separated roles of this process: api, detector, worker"},
 		},
 		Action: func(c *cli.Context) error {
 			if err := exactArgs(c); err != nil {
@@ -46,16 +57,57 @@ func startCommand(r *runtime) *cli.Command {
 			if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 				return fmt.Errorf("--log-level: want debug, info, warn or error, got %q", c.String("log-level"))
 			}
+			roles, err := parseRoles(c.String("role"))
+			if err != nil {
+				return err
+			}
 			logger := slog.New(slog.NewTextHandler(r.opts.Stderr, &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return r.start(ctx, c, logger)
+			return r.start(ctx, c, logger, roles)
 		},
 	}
 }
 
-// start runs every part of the manager and stops them in reverse order.
-func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger) error {
+// roles are what one `incidents start` process runs.
+type roles struct{ api, detector, worker bool }
+
+func parseRoles(v string) (roles, error) {
+	var rs roles
+	for _, name := range strings.Split(v, ",") {
+		switch strings.TrimSpace(name) {
+		case "api":
+			rs.api = true
+		case "detector":
+			rs.detector = true
+		case "worker":
+			rs.worker = true
+		case "":
+		default:
+			return roles{}, fmt.Errorf("--role: unknown role %q: want a comma-separated list of api, detector, worker", strings.TrimSpace(name))
+		}
+	}
+	if rs == (roles{}) {
+		return roles{}, errors.New("--role: give at least one of api, detector, worker")
+	}
+	return rs, nil
+}
+
+func (rs roles) names() []string {
+	var out []string
+	for _, r := range []struct {
+		on   bool
+		name string
+	}{{rs.api, "api"}, {rs.detector, "detector"}, {rs.worker, "worker"}} {
+		if r.on {
+			out = append(out, r.name)
+		}
+	}
+	return out
+}
+
+// start runs the roles of this process and stops them in reverse order.
+func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger, rs roles) error {
 	cfg := r.cfg
 	if !cfg.IncidentResponse.Enabled {
 		return errors.New("incident_response.enabled is false: set it to true (or MAHAVISHNU_INCIDENT_ENABLED=true) to start the manager")
@@ -81,43 +133,11 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 	if err != nil {
 		return err
 	}
-	hostPort := cfg.TemporalHostPort()
-	var embedded EmbeddedServer
-	if cfg.Embedded() {
-		if r.opts.StartEmbedded == nil {
-			return errors.New("this build has no embedded Temporal server: set temporal.address")
-		}
-		started := time.Now()
-		embedded, err = r.opts.StartEmbedded(ctx, EmbeddedOptions{
-			DataDir: dataDir, Namespace: cfg.Temporal.Namespace,
-			FrontendPort: cfg.Temporal.Embedded.FrontendPort, UIPort: cfg.Temporal.Embedded.UIPort,
-			Logger: logger.With("component", "temporal-server"),
-		})
-		if err != nil {
-			return fmt.Errorf("embedded Temporal server: %w", err)
-		}
-		defer func() {
-			if err := embedded.Stop(); err != nil {
-				logger.Warn("stopping embedded Temporal server", "error", err)
-			}
-		}()
-		hostPort = embedded.FrontendAddress()
-		logger.Info("embedded Temporal server started", "address", hostPort, "took", time.Since(started).Round(time.Millisecond))
-	}
-	tc, err := client.DialContext(ctx, client.Options{
-		HostPort:  hostPort,
-		Namespace: cfg.Temporal.Namespace,
-		Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-client")),
-	})
+	tc, embedded, stopTemporal, err := r.connectTemporal(ctx, logger)
 	if err != nil {
-		return fmt.Errorf("connect to Temporal at %s (temporal.address): %w", hostPort, err)
+		return err
 	}
-	defer tc.Close()
-	if !cfg.Embedded() {
-		if err := ensureSearchAttributes(ctx, tc, cfg.Temporal.Namespace); err != nil {
-			return err
-		}
-	}
+	defer stopTemporal()
 
 	reg, err := r.registry()
 	if err != nil {
@@ -127,44 +147,22 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 	if err != nil {
 		return err
 	}
-	w := worker.New(tc, cfg.Temporal.TaskQueue, &activities.Activities{
-		Store: st, Logger: logger.With("component", "activities"), Remediation: reg, Notifications: notes,
-	})
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("start Temporal worker on task queue %s: %w", cfg.Temporal.TaskQueue, err)
+	if rs.worker {
+		stopWorker, err := startWorker(cfg.Temporal.TaskQueue, tc, st, reg, notes, logger)
+		if err != nil {
+			return err
+		}
+		defer stopWorker()
 	}
-	defer w.Stop()
-
-	rules, err := cfg.Rules()
+	m, err := r.startManager(ctx, st, tc, reg, rs, logger)
 	if err != nil {
 		return err
 	}
-	m, err := manager.New(manager.Options{
-		Store: st, Client: tc, Logger: logger.With("component", "manager"),
-		Rules:         rules,
-		TaskQueue:     cfg.Temporal.TaskQueue,
-		MaxEvents:     cfg.IncidentResponse.Detection.MaxEvents,
-		Retention:     cfg.IncidentResponse.Detection.EventRetention(),
-		CheckInterval: cfg.IncidentResponse.Detection.CheckInterval(),
-		Settings:      incidentSettings(cfg, reg),
-	})
-	if err != nil {
-		return err
-	}
-	if err := m.Rebuild(ctx); err != nil {
-		return err
-	}
-	runCtx, cancelRun := context.WithCancel(ctx)
-	defer cancelRun()
-	go m.Run(runCtx)
+	defer m.Close()
 
 	srv := &http.Server{
 		Handler: api.New(api.Options{
 			Manager: m, Token: cfg.API.Token.Value(), Logger: logger.With("component", "api"),
-			TemporalHealth: func(ctx context.Context) error {
-				_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
-				return err
-			},
 			ChannelStats: notes.throttle.Stats,
 			Dashboard:    r.dashboardOptions(st, reg),
 			WorkflowURL: func(workflowID, runID string) string {
@@ -173,6 +171,7 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 				}
 				return embedded.WorkflowURL(workflowID, runID)
 			},
+			HealthOnly: !rs.api,
 		}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
@@ -180,10 +179,14 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 	go func() { serveErr <- srv.Serve(ln) }()
 
 	out := c.App.Writer
-	fmt.Fprintf(out, "Mahavishnu incident manager running\n")
-	fmt.Fprintf(out, "  API:             http://%s\n", ln.Addr())
-	fmt.Fprintf(out, "  Temporal:        %s (namespace %s, task queue %s)\n", hostPort, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
-	if cfg.IncidentResponse.Dashboard.Enabled {
+	fmt.Fprintf(out, "Mahavishnu incident manager running (roles: %s)\n", strings.Join(rs.names(), ", "))
+	if rs.api {
+		fmt.Fprintf(out, "  API:             http://%s\n", ln.Addr())
+	} else {
+		fmt.Fprintf(out, "  Health:          http://%s/healthz\n", ln.Addr())
+	}
+	fmt.Fprintf(out, "  Temporal:        %s (namespace %s, task queue %s)\n", temporalAddress(cfg, embedded), cfg.Temporal.Namespace, cfg.Temporal.TaskQueue)
+	if rs.api && cfg.IncidentResponse.Dashboard.Enabled {
 		fmt.Fprintf(out, "  Dashboard:       http://%s/\n", ln.Addr())
 	}
 	if embedded != nil && embedded.UIURL() != "" {
@@ -204,6 +207,130 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 		logger.Warn("HTTP server shutdown", "error", err)
 	}
 	return nil
+}
+
+func temporalAddress(cfg *config.Config, embedded EmbeddedServer) string {
+	if embedded != nil {
+		return embedded.FrontendAddress()
+	}
+	return cfg.TemporalHostPort()
+}
+
+// connectTemporal starts the embedded server (without temporal.address) and returns a
+// client. An external cluster is connected lazily, so that ingest and detection start
+// while it is unreachable; its search attributes are registered once it answers.
+func (r *runtime) connectTemporal(ctx context.Context, logger *slog.Logger) (client.Client, EmbeddedServer, func(), error) {
+	cfg := r.cfg
+	opts := client.Options{
+		HostPort:  cfg.TemporalHostPort(),
+		Namespace: cfg.Temporal.Namespace,
+		Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-client")),
+	}
+	if !cfg.Embedded() {
+		tc, err := client.NewLazyClient(opts)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("Temporal client for %s (temporal.address): %w", opts.HostPort, err)
+		}
+		go registerSearchAttributes(ctx, tc, cfg.Temporal.Namespace, logger)
+		return tc, nil, tc.Close, nil
+	}
+	if r.opts.StartEmbedded == nil {
+		return nil, nil, nil, errors.New("this build has no embedded Temporal server: set temporal.address")
+	}
+	dataDir, err := cfg.DataDirAbs()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	started := time.Now()
+	embedded, err := r.opts.StartEmbedded(ctx, EmbeddedOptions{
+		DataDir: dataDir, Namespace: cfg.Temporal.Namespace,
+		FrontendPort: cfg.Temporal.Embedded.FrontendPort, UIPort: cfg.Temporal.Embedded.UIPort,
+		Logger: logger.With("component", "temporal-server"),
+	})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("embedded Temporal server: %w", err)
+	}
+	stopServer := func() {
+		if err := embedded.Stop(); err != nil {
+			logger.Warn("stopping embedded Temporal server", "error", err)
+		}
+	}
+	logger.Info("embedded Temporal server started", "address", embedded.FrontendAddress(), "took", time.Since(started).Round(time.Millisecond))
+	opts.HostPort = embedded.FrontendAddress()
+	tc, err := client.DialContext(ctx, opts)
+	if err != nil {
+		stopServer()
+		return nil, nil, nil, fmt.Errorf("connect to the embedded Temporal server at %s: %w", opts.HostPort, err)
+	}
+	return tc, embedded, func() { tc.Close(); stopServer() }, nil
+}
+
+// registerSearchAttributes registers the incident search attributes, retrying until the
+// cluster answers (workflow starts fail, and the outbox retries them, until then).
+func registerSearchAttributes(ctx context.Context, tc client.Client, namespace string, logger *slog.Logger) {
+	for attempt := 1; ; attempt++ {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := ensureSearchAttributes(cctx, tc, namespace)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		if attempt == 1 || attempt%10 == 0 {
+			logger.Warn("Temporal search attributes not registered yet; retrying", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(min(time.Duration(attempt)*time.Second, 10*time.Second)):
+		}
+	}
+}
+
+// startWorker runs the Temporal worker role.
+func startWorker(taskQueue string, tc client.Client, st *store.Store, reg *remediation.Registry, notes *notifications, logger *slog.Logger) (func(), error) {
+	w := worker.New(tc, taskQueue, &activities.Activities{
+		Store: st, Logger: logger.With("component", "activities"), Remediation: reg, Notifications: notes,
+	})
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("start Temporal worker on task queue %s: %w", taskQueue, err)
+	}
+	return w.Stop, nil
+}
+
+// startManager runs ingest and the operations (every role needs the manager for health),
+// and the detector role when asked.
+func (r *runtime) startManager(ctx context.Context, st *store.Store, tc client.Client, reg *remediation.Registry, rs roles, logger *slog.Logger) (*manager.Manager, error) {
+	cfg := r.cfg
+	rules, err := cfg.Rules()
+	if err != nil {
+		return nil, err
+	}
+	det := cfg.IncidentResponse.Detection
+	m, err := manager.New(manager.Options{
+		Store: st, Client: tc, Logger: logger.With("component", "manager"),
+		Rules:                rules,
+		TaskQueue:            cfg.Temporal.TaskQueue,
+		MaxEvents:            det.MaxEvents,
+		Retention:            det.EventRetention(),
+		CheckInterval:        det.CheckInterval(),
+		AttachSignalInterval: det.AttachInterval(),
+		Settings:             incidentSettings(cfg, reg),
+		Detector:             rs.detector,
+		Roles:                rs.names(),
+		TemporalHealth: func(ctx context.Context) error {
+			_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+			return err
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Rebuild(ctx); err != nil {
+		m.Close()
+		return nil, err
+	}
+	m.Start(ctx)
+	return m, nil
 }
 
 // incidentSettings is the part of the configuration every new incident takes along.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -83,6 +84,11 @@ func printStatus(c *cli.Context, rep statusReport) {
 		row("Error", rep.Error)
 	}
 	if h := rep.Health; h != nil {
+		row("Health", h.Status)
+		for _, reason := range h.Reasons {
+			row("  reason", reason)
+		}
+		row("Roles", strings.Join(h.Manager.Roles, ", "))
 		row("Store", h.Store)
 		row("Temporal", h.Temporal+" ("+rep.Temporal+", namespace "+rep.Namespace+")")
 		row("Uptime", fmtSeconds(&h.Manager.UptimeSeconds))
@@ -92,9 +98,9 @@ func printStatus(c *cli.Context, rep statusReport) {
 		row("Detection errors", fmt.Sprint(h.Manager.DetectionErrors))
 		row("Silences active", fmt.Sprint(h.Manager.ActiveSilences))
 		row("Events silenced", fmt.Sprint(h.Manager.EventsSilenced))
-		if h.Manager.PendingRetries > 0 {
-			row("Detections waiting to retry", fmt.Sprint(h.Manager.PendingRetries))
-		}
+		row("Event log", fmt.Sprintf("head %d, detector cursor %d, lag %d", h.Detector.Head, h.Detector.Cursor, h.Detector.Lag))
+		row("Detector role", map[bool]string{true: "active in this process", false: "not in this process"}[h.Detector.Active])
+		row("Outbox", fmt.Sprintf("%d waiting (%d openings), oldest %.0fs", h.Outbox.Depth, h.Outbox.PendingOpens, h.Outbox.OldestAgeSeconds))
 		if h.Manager.LastError != "" {
 			row("Last error", h.Manager.LastError)
 		}

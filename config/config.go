@@ -66,6 +66,9 @@ type DetectionConfig struct {
 	EventRetentionSeconds int `yaml:"event_retention_seconds" json:"event_retention_seconds"`
 	// MaxEvents caps the events held in the detector's memory.
 	MaxEvents int `yaml:"max_events" json:"max_events"`
+	// AttachSignalInterval is the least time between two events_attached signals to one
+	// incident (a Go duration such as "1s"): attachments in between are coalesced.
+	AttachSignalInterval string `yaml:"attach_signal_interval" json:"attach_signal_interval"`
 }
 
 // RemediationConfig says which actions may run without a human.
@@ -256,6 +259,7 @@ func Default() *Config {
 				CheckIntervalSeconds:  60,
 				EventRetentionSeconds: 3600,
 				MaxEvents:             10000,
+				AttachSignalInterval:  "1s",
 			},
 			Remediation: RemediationConfig{
 				SafeActionsOnly:        true,
@@ -383,6 +387,15 @@ func (c IncidentResponseConfig) MTTRTarget() time.Duration {
 // CheckInterval returns check_interval_seconds as a duration.
 func (d DetectionConfig) CheckInterval() time.Duration {
 	return time.Duration(d.CheckIntervalSeconds) * time.Second
+}
+
+// AttachInterval returns attach_signal_interval as a duration (validated by Validate).
+func (d DetectionConfig) AttachInterval() time.Duration {
+	v, err := time.ParseDuration(d.AttachSignalInterval)
+	if err != nil {
+		return time.Second
+	}
+	return v
 }
 
 // EventRetention returns event_retention_seconds as a duration.

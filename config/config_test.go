@@ -77,6 +77,7 @@ func TestShippedFileHasEveryKey(t *testing.T) {
 		"notifications.email.enabled", "notifications.email.smtp_server", "notifications.email.smtp_port",
 		"notifications.email.from_address",
 		// ours:
+		"detection.attach_signal_interval",
 		"notifications.pagerduty.events_url", "notifications.email.to", "notifications.email.smtp_username",
 		"notifications.email.smtp_password", "notifications.email.tls_policy", "notifications.email.notify_on_severity",
 		"notifications.webhook.enabled", "notifications.webhook.url", "notifications.webhook.secret",
@@ -139,7 +140,7 @@ func TestLoadEmptyFile(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	keys := Default().Keys()
-	require.Len(t, keys, 56)
+	require.Len(t, keys, 57)
 	require.Equal(t, "incident_response.enabled", keys[0])
 	require.Equal(t, "temporal.embedded.ui_port", keys[len(keys)-1])
 	for _, k := range []string{

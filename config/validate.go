@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"time"
 
 	"github.com/mahavishnu/mahavishnu/schemas"
 )
@@ -24,6 +25,9 @@ func (c *Config) Validate() error {
 	v.positive("incident_response.detection.check_interval_seconds", ir.Detection.CheckIntervalSeconds)
 	v.positive("incident_response.detection.event_retention_seconds", ir.Detection.EventRetentionSeconds)
 	v.positive("incident_response.detection.max_events", ir.Detection.MaxEvents)
+	if d, err := time.ParseDuration(ir.Detection.AttachSignalInterval); err != nil || d < 10*time.Millisecond || d > time.Hour {
+		v.add("incident_response.detection.attach_signal_interval", "want a duration from 10ms to 1h such as 1s, got %q", ir.Detection.AttachSignalInterval)
+	}
 	for _, a := range ir.Remediation.RequireApprovalFor {
 		if !actionName.MatchString(a) {
 			v.add("incident_response.remediation.require_approval_for", "want action names like restart_service, got %q", a)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/mahavishnu/mahavishnu/schemas"
@@ -30,6 +32,10 @@ func (f *fakeTemporal) SignalWithStartWorkflow(_ context.Context, workflowID, _ 
 	defer f.mu.Unlock()
 	f.started = append(f.started, workflowID)
 	return fakeRun{id: workflowID}, nil
+}
+
+func (f *fakeTemporal) DescribeWorkflowExecution(context.Context, string, string) (*workflowservice.DescribeWorkflowExecutionResponse, error) {
+	return nil, serviceerror.NewNotFound("no such workflow")
 }
 
 func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID, _, _ string, _ any) error {
@@ -74,10 +80,18 @@ func newTestManager(t *testing.T, rules []schemas.Rule) *testManager {
 	t.Cleanup(func() { require.NoError(t, st.Close()) })
 	tm := &testManager{st: st, tc: &fakeTemporal{}, now: t0}
 	tm.Manager, err = New(Options{Store: st, Client: tm.tc, Rules: rules, Now: func() time.Time { return tm.now },
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler), Detector: true})
 	require.NoError(t, err)
+	t.Cleanup(tm.Close)
 	require.NoError(t, tm.Rebuild(ctx))
 	return tm
+}
+
+// starts detects what was stored and delivers the outbox, then lists the workflow starts.
+func (tm *testManager) starts(t *testing.T) []string {
+	t.Helper()
+	require.NoError(t, tm.Settle(context.Background()))
+	return tm.tc.starts()
 }
 
 // submit posts n events of one type and source, a second apart ending at the clock.

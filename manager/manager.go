@@ -1,7 +1,17 @@
-// Package manager is the incident manager: it takes events in (validated, stored before
-// they are acknowledged), runs them through the detector, and turns detections into
-// incident workflows with SignalWithStartWorkflow. It is the Go API of Mahavishnu
-// (Manager.SubmitEvent) and what the HTTP API and the CLI call.
+// Package manager is the incident manager: the event path from ingest to Temporal, and
+// the responder operations shared by the CLI, the HTTP API and the dashboard. It is the Go
+// API of Mahavishnu (Manager.SubmitEvent).
+//
+// The event path has three steps, each in its own file:
+//   - ingest.go: validated events are appended to the event log in the store by group
+//     commit, and acknowledged only once committed;
+//   - detect.go: one detector, in the one process holding the detector role (leader.go),
+//     consumes the log from its stored cursor and records attachments, new incidents and
+//     outbox rows in one transaction per batch;
+//   - dispatch.go: the outbox dispatcher tells Temporal, retrying until it accepts.
+//
+// health.go keeps the state /healthz and /metrics report, so that they never wait on
+// Temporal or the detector.
 package manager
 
 import (
@@ -11,18 +21,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/mahavishnu/mahavishnu/detector"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
-	"github.com/mahavishnu/mahavishnu/workflows"
 )
 
 // Options are the manager's dependencies and settings.
@@ -32,15 +42,25 @@ type Options struct {
 	Logger *slog.Logger
 	// TaskQueue is where incident workflows run.
 	TaskQueue string
-	// Rules are the detection rules (schemas.DefaultRules when nil).
+	// Rules are the detection rules that seed the rule store (schemas.DefaultRules when nil).
 	Rules []schemas.Rule
 	// Detector bounds: detection.max_events and detection.event_retention_seconds.
 	MaxEvents int
 	Retention time.Duration
 	// CheckInterval is the period of the background re-evaluation.
 	CheckInterval time.Duration
+	// AttachSignalInterval is detection.attach_signal_interval: the least time between
+	// two events_attached signals to one incident (DefaultAttachSignalInterval when 0).
+	AttachSignalInterval time.Duration
 	// Settings are copied into every new incident.
 	Settings schemas.IncidentSettings
+	// Detector makes this process a candidate for the detector role (the log consumer
+	// and the outbox dispatcher). Without it the manager only ingests and operates.
+	Detector bool
+	// Roles names the roles of this process, for status ("api", "detector", "worker").
+	Roles []string
+	// TemporalHealth checks the Temporal connection for /healthz (nil: not checked).
+	TemporalHealth func(ctx context.Context) error
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -52,34 +72,40 @@ type Manager struct {
 	logger *slog.Logger
 	now    func() time.Time
 
-	// mu serialises detection and the Temporal calls it leads to, so that an incident's
-	// opening always reaches Temporal before the events that attach to it.
-	mu      sync.Mutex
-	det     *detector.Detector
-	actions []detector.Action
-	// retry holds opens that failed to reach Temporal; the background loop retries them.
-	retry []detector.Action
+	commit   *committer
+	loop     *detectLoop // nil without the detector role
+	dispatch *dispatcher
+	health   *healthState
 
-	// rulesMu serialises rule changes (read the store, change, store, apply);
-	// rulesChanged wakes Run to re-read the check interval after one.
-	rulesMu      sync.Mutex
-	rulesChanged chan struct{}
+	// rulesMu serialises rule changes (read the store, change, store, apply).
+	rulesMu sync.Mutex
+	// rules is what the detector runs (or, without the role, what the store held last).
+	rules atomic.Pointer[[]schemas.Rule]
 	// baseInterval is detection.check_interval_seconds (see checkInterval).
 	baseInterval time.Duration
 	// silences caches the silences that have not ended (see loadSilences).
 	silences       atomic.Pointer[[]schemas.Silence]
 	eventsSilenced atomic.Int64
 
+	// heldLease is the detector role taken by Rebuild, handed to Start.
+	heldLease *lease
+
+	stop    context.CancelFunc
+	running sync.WaitGroup
+	closed  atomic.Bool
+
+	detectorActive  atomic.Bool
 	started         time.Time
 	eventsAccepted  atomic.Int64
 	incidentsOpened atomic.Int64
 	eventsAttached  atomic.Int64
+	detectedEvents  atomic.Int64
 	detectionErrors atomic.Int64
 	lastError       atomic.Pointer[string]
 }
 
-// New builds a manager. Call Rebuild before accepting events, and Run for the periodic
-// re-evaluation.
+// New builds a manager and starts its ingest. Call Rebuild before accepting events,
+// Start to run the background work, and Close at the end.
 func New(opts Options) (*Manager, error) {
 	if opts.Store == nil || opts.Client == nil {
 		return nil, errors.New("manager: store and Temporal client are required")
@@ -99,26 +125,41 @@ func New(opts Options) (*Manager, error) {
 	if opts.Rules == nil {
 		opts.Rules = schemas.DefaultRules()
 	}
-	baseInterval := opts.CheckInterval
-	det, err := detector.New(opts.Rules, detector.Options{MaxEvents: opts.MaxEvents, Retention: opts.Retention})
-	if err != nil {
+	m := &Manager{
+		opts:         opts,
+		ops:          &Ops{Store: opts.Store, Client: opts.Client},
+		logger:       opts.Logger,
+		now:          opts.Now,
+		started:      opts.Now().UTC(),
+		baseInterval: opts.CheckInterval,
+	}
+	if _, err := m.newDetector(opts.Rules); err != nil {
 		return nil, fmt.Errorf("detector: %w", err)
 	}
-	// Re-evaluate as often as the most demanding rule asks.
-	if ti := det.TickInterval(); ti > 0 && ti < opts.CheckInterval {
-		opts.CheckInterval = ti
+	rules := cloneRules(opts.Rules)
+	m.rules.Store(&rules)
+	m.dispatch = newDispatcher(m, opts.AttachSignalInterval)
+	if opts.Detector {
+		m.loop = newDetectLoop(m)
 	}
-	return &Manager{
-		opts:    opts,
-		ops:     &Ops{Store: opts.Store, Client: opts.Client},
-		logger:  opts.Logger,
-		now:     opts.Now,
-		det:     det,
-		started: opts.Now().UTC(),
+	m.health = newHealthState(m)
+	m.commit = newCommitter(opts.Store, m.now, func() {
+		if m.loop != nil {
+			m.loop.notify()
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stop = cancel
+	m.running.Add(1)
+	go func() {
+		defer m.running.Done()
+		m.commit.run(ctx)
+	}()
+	return m, nil
+}
 
-		rulesChanged: make(chan struct{}, 1),
-		baseInterval: baseInterval,
-	}, nil
+func (m *Manager) newDetector(rules []schemas.Rule) (*detector.Detector, error) {
+	return detector.New(rules, detector.Options{MaxEvents: m.opts.MaxEvents, Retention: m.opts.Retention})
 }
 
 // Ops returns the responder operations (acknowledge, assign, resolve, close).
@@ -127,46 +168,177 @@ func (m *Manager) Ops() *Ops { return m.ops }
 // Store returns the manager's store.
 func (m *Manager) Store() *store.Store { return m.opts.Store }
 
-// Rebuild restores the detector after a restart: the open incidents from the store, then
-// the windows from the stored events not yet attached to an incident. Detections it makes
-// are carried out: an event stored before a crash but never acted on is not lost, and
-// one already acted on reaches its open incident again instead of opening a second one.
+// Rebuild prepares the manager after a start: the rules (seeding the store with the
+// configured ones it lacks) and the silences; with the detector role and a SQLite store,
+// it also takes the role, so that a second detector is refused at once. Start then runs
+// the background work.
 func (m *Manager) Rebuild(ctx context.Context) error {
 	if err := m.loadRules(ctx); err != nil {
-		return fmt.Errorf("rebuild detector: %w", err)
+		return fmt.Errorf("rebuild: %w", err)
 	}
 	if err := m.loadSilences(ctx); err != nil {
-		return fmt.Errorf("rebuild detector: %w", err)
+		return fmt.Errorf("rebuild: %w", err)
 	}
-	active, err := m.opts.Store.ActiveIncidents(ctx)
-	if err != nil {
-		return fmt.Errorf("rebuild detector: list open incidents: %w", err)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for fp := range active {
-		m.det.Opened(fp)
-	}
-	retention := m.opts.Retention
-	if retention <= 0 {
-		retention = time.Hour
-	}
-	var events []schemas.Event
-	err = m.opts.Store.ScanEvents(ctx, m.now().Add(-retention), true, func(ev schemas.Event) error {
-		if ev.SilencedBy == "" { // silenced events never reach the detector
-			events = append(events, ev)
-		}
+	if m.loop == nil || m.opts.Store.Dialect() == store.DialectPostgres {
 		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("rebuild detector: scan events: %w", err)
 	}
-	m.detect(ctx, events)
-	m.logger.Info("detector rebuilt", "open_incidents", len(active), "events_replayed", len(events))
+	if m.heldLease == nil {
+		l, err := m.acquireLeadership(ctx)
+		if err != nil {
+			return err
+		}
+		m.heldLease = l
+	}
+	if err := m.loop.claim(ctx, holderName()); err != nil {
+		return err
+	}
+	m.detectorActive.Store(true)
 	return nil
 }
 
-// SubmitEvent validates and stores one event, then runs detection. It returns the event ID.
+// Start runs the background work until Close or ctx ends: the health state, the silence
+// and rule refresh, and, with the detector role, the detector and the outbox dispatcher
+// (on PostgreSQL after waiting for the role, as a standby, while another process has it).
+func (m *Manager) Start(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	prev := m.stop
+	m.stop = func() { cancel(); prev() }
+	m.health.refresh(ctx)
+	m.goRun(func() { m.health.run(ctx) })
+	m.goRun(func() { m.refreshLoop(ctx) })
+	if m.loop != nil {
+		m.goRun(func() { m.detectorRole(ctx) })
+	}
+}
+
+func (m *Manager) goRun(fn func()) {
+	m.running.Add(1)
+	go func() {
+		defer m.running.Done()
+		fn()
+	}()
+}
+
+// Close stops the background work and waits for it. Events being committed finish first.
+func (m *Manager) Close() {
+	if m.closed.Swap(true) {
+		return
+	}
+	m.stop()
+	m.running.Wait()
+	if m.heldLease != nil {
+		m.heldLease.release()
+	}
+}
+
+// detectorRole holds the detector role while it can, runs the detector and the
+// dispatcher under it, and stands by when it cannot.
+func (m *Manager) detectorRole(ctx context.Context) {
+	for ctx.Err() == nil {
+		l := m.heldLease
+		m.heldLease = nil
+		if l == nil {
+			var err error
+			if l, err = m.acquireLeadership(ctx); err != nil {
+				if ctx.Err() == nil {
+					m.recordError(fmt.Errorf("detector role: %w", err))
+				}
+				return
+			}
+			if err := m.loop.claim(ctx, holderName()); err != nil {
+				l.release()
+				m.recordError(fmt.Errorf("detector role: %w", err))
+				sleepCtx(ctx, standbyPoll)
+				continue
+			}
+		}
+		m.detectorActive.Store(true)
+		m.logger.Info("detector role active")
+		rctx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-l.lost:
+				cancel()
+			case <-rctx.Done():
+			}
+		}()
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() { defer wg.Done(); m.dispatch.run(rctx) }()
+		err := m.loop.run(rctx)
+		cancel()
+		wg.Wait()
+		m.detectorActive.Store(false)
+		l.release()
+		if ctx.Err() != nil {
+			return
+		}
+		m.logger.Warn("detector role lost: standing by", "error", err)
+	}
+}
+
+// refreshLoop re-reads the silences (and, without the detector role, the rules) that
+// other processes change in the shared store.
+func (m *Manager) refreshLoop(ctx context.Context) {
+	t := time.NewTicker(rulesPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := m.loadSilences(ctx); err != nil && ctx.Err() == nil {
+			m.logger.Warn("reload silences from the store", "error", err)
+		}
+		if m.loop == nil {
+			if rules, err := m.opts.Store.Rules(ctx); err == nil && len(rules) > 0 {
+				m.rules.Store(&rules)
+			}
+		}
+	}
+}
+
+// Settle, in the caller's goroutine, detects every event stored so far and delivers the
+// outbox rows that are due: for tests and tools that run the manager without Start. It
+// needs the detector role (Options.Detector and Rebuild).
+func (m *Manager) Settle(ctx context.Context) error {
+	if m.loop == nil {
+		return errors.New("settle: this manager has no detector role")
+	}
+	select {
+	case rules := <-m.loop.rules:
+		if err := m.loop.applyRules(ctx, rules); err != nil {
+			return err
+		}
+	default:
+	}
+	for {
+		n, err := m.loop.step(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	_, err := m.dispatch.round(ctx)
+	return err
+}
+
+// Tick runs the loop's re-evaluation now (what Start does every check interval), for
+// tests and tools that run without Start.
+func (m *Manager) Tick(ctx context.Context) error {
+	if m.loop == nil {
+		return errors.New("tick: this manager has no detector role")
+	}
+	if acts := m.loop.det.Tick(m.now(), nil); len(acts) > 0 {
+		return m.loop.record(ctx, m.loop.cursor, acts, nil)
+	}
+	return nil
+}
+
+// SubmitEvent validates and stores one event. It returns the event ID.
 func (m *Manager) SubmitEvent(ctx context.Context, ev schemas.Event) (string, error) {
 	ids, err := m.SubmitEvents(ctx, []schemas.Event{ev})
 	if err != nil {
@@ -176,9 +348,9 @@ func (m *Manager) SubmitEvent(ctx context.Context, ev schemas.Event) (string, er
 }
 
 // SubmitEvents validates a batch (all or nothing: the first bad event is returned as a
-// *schemas.FieldError), stores it in one transaction, then runs detection. Once it returns
-// the IDs, the events are durable: a detection that cannot reach Temporal is retried by
-// Run and, after a restart, by Rebuild.
+// *schemas.FieldError) and appends it to the event log. Once it returns the IDs, the
+// events are durable; detection follows in the detector's own time. A store that cannot
+// take them gives an *UnavailableError and nothing is acknowledged.
 func (m *Manager) SubmitEvents(ctx context.Context, events []schemas.Event) ([]string, error) {
 	now := m.now().UTC()
 	batch := make([]schemas.Event, len(events))
@@ -194,163 +366,27 @@ func (m *Manager) SubmitEvents(ctx context.Context, events []schemas.Event) ([]s
 		batch[i].SilencedBy = ""
 	}
 	m.silence(batch, now)
-	inserted, err := m.opts.Store.InsertEvents(ctx, batch, now)
+	if m.closed.Load() {
+		return nil, &UnavailableError{Err: errors.New("the manager is stopping")}
+	}
+	inserted, err := m.commit.append(ctx, batch)
 	if err != nil {
-		return nil, fmt.Errorf("store events: %w", err)
+		return nil, err
 	}
 	m.eventsAccepted.Add(int64(len(inserted)))
-	ids := make([]string, len(batch))
 	isNew := make(map[string]bool, len(inserted))
 	for _, id := range inserted {
 		isNew[id] = true
 	}
-	fresh := batch[:0:0]
+	ids := make([]string, len(batch))
 	for i := range batch {
 		ids[i] = batch[i].EventID
-		if isNew[batch[i].EventID] {
-			isNew[batch[i].EventID] = false
-			if batch[i].SilencedBy != "" {
-				m.eventsSilenced.Add(1) // stored, counted, never detected
-				continue
-			}
-			fresh = append(fresh, batch[i]) // a re-sent event is not counted twice
+		if isNew[ids[i]] && batch[i].SilencedBy != "" {
+			isNew[ids[i]] = false
+			m.eventsSilenced.Add(1) // stored, counted, never detected
 		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.detect(ctx, fresh)
 	return ids, nil
-}
-
-// detect runs events through the detector and carries out what it asks. Callers hold mu.
-func (m *Manager) detect(ctx context.Context, events []schemas.Event) {
-	if len(events) == 0 {
-		return
-	}
-	acts := m.actions[:0]
-	m.actions = nil // a nested detect (see execute) gets a buffer of its own
-	for i := range events {
-		acts = m.det.Observe(&events[i], acts)
-	}
-	m.execute(ctx, acts, events)
-	m.actions = acts[:0]
-}
-
-// execute opens incidents and attaches events. Attachments to the same incident within
-// one batch go as one signal.
-func (m *Manager) execute(ctx context.Context, actions []detector.Action, events []schemas.Event) {
-	type attachment struct {
-		act detector.Action
-		ids []string
-	}
-	var order []string
-	attach := map[string]*attachment{}
-	for _, act := range actions {
-		switch act.Kind {
-		case detector.ActionOpen:
-			if err := m.open(ctx, act); err != nil {
-				m.recordError(fmt.Errorf("open incident for %s: %w", act.Fingerprint, err))
-				m.retry = append(m.retry, act)
-			}
-		case detector.ActionAttach:
-			at, ok := attach[act.Fingerprint]
-			if !ok {
-				at = &attachment{act: act}
-				attach[act.Fingerprint] = at
-				order = append(order, act.Fingerprint)
-			} else {
-				at.act.Events = mergeAttach(at.act.Events, act.Events)
-			}
-			at.ids = append(at.ids, act.Events.EventIDs...)
-		}
-	}
-	for _, fp := range order {
-		at := attach[fp]
-		err := m.opts.Client.SignalWorkflow(ctx, schemas.IncidentWorkflowID(fp), "", schemas.SignalAttachEvents, at.act.Events)
-		var notFound *serviceerror.NotFound
-		switch {
-		case err == nil:
-			m.eventsAttached.Add(int64(len(at.ids)))
-		case errors.As(err, &notFound):
-			// The incident ended: its events start counting towards a new one.
-			m.det.Closed(fp)
-			m.detect(ctx, pick(events, at.ids))
-		default:
-			m.recordError(fmt.Errorf("attach %d events to %s: %w", len(at.ids), fp, err))
-		}
-	}
-}
-
-func (m *Manager) open(ctx context.Context, act detector.Action) error {
-	rule := act.Rule
-	in := schemas.IncidentInput{
-		IncidentID:   NewIncidentID(),
-		Fingerprint:  act.Fingerprint,
-		RuleID:       rule.ID,
-		IncidentType: rule.IncidentType,
-		Severity:     act.Severity,
-		Title:        fmt.Sprintf("%s on %s", rule.Name, act.GroupKey),
-		Description:  rule.Description,
-		Source:       act.GroupKey,
-		DetectedAt:   m.now().UTC(),
-		Actions:      rule.Actions,
-		Settings:     m.opts.Settings,
-	}
-	opts := client.StartWorkflowOptions{
-		ID:                    schemas.IncidentWorkflowID(act.Fingerprint),
-		TaskQueue:             m.opts.TaskQueue,
-		TypedSearchAttributes: workflows.SearchAttributes(in),
-	}
-	// The events travel as the signal, not the input: if another detector opened the
-	// incident a moment ago, they simply attach to it.
-	run, err := m.opts.Client.SignalWithStartWorkflow(ctx, opts.ID, schemas.SignalAttachEvents, act.Events,
-		opts, schemas.IncidentWorkflowType, in)
-	if err != nil {
-		return err
-	}
-	m.incidentsOpened.Add(1)
-	m.logger.Info("incident detected", "rule", rule.ID, "group", act.GroupKey, "severity", act.Severity,
-		"events", len(act.Events.EventIDs), "workflow_id", run.GetID())
-	return nil
-}
-
-// Run re-evaluates the windows every check interval and retries detections that failed
-// to reach Temporal, until ctx ends.
-func (m *Manager) Run(ctx context.Context) {
-	tick := time.NewTicker(m.checkInterval())
-	defer tick.Stop()
-	retry := time.NewTicker(5 * time.Second)
-	defer retry.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-m.rulesChanged:
-			tick.Reset(m.checkInterval())
-		case <-tick.C:
-			m.syncFromStore(ctx)
-			m.mu.Lock()
-			m.execute(ctx, m.det.Tick(m.now(), nil), nil)
-			m.mu.Unlock()
-		case <-retry.C:
-			m.mu.Lock()
-			pending := m.retry
-			m.retry = nil
-			m.execute(ctx, pending, nil)
-			m.mu.Unlock()
-		}
-	}
-}
-
-// syncFromStore picks up rules and silences changed by another manager process sharing
-// the store (cluster mode), and drops ended silences from the cache.
-func (m *Manager) syncFromStore(ctx context.Context) {
-	if err := m.syncRules(ctx); err != nil {
-		m.logger.Warn("reload rules from the store", "error", err)
-	}
-	if err := m.loadSilences(ctx); err != nil {
-		m.logger.Warn("reload silences from the store", "error", err)
-	}
 }
 
 func (m *Manager) recordError(err error) {
@@ -362,15 +398,21 @@ func (m *Manager) recordError(err error) {
 
 // Status is the manager's health for `incidents status` and /healthz.
 type Status struct {
-	StartedAt       time.Time `json:"started_at"`
-	UptimeSeconds   float64   `json:"uptime_seconds"`
-	Rules           int       `json:"rules"`
-	RulesEnabled    int       `json:"rules_enabled"`
-	EventsAccepted  int64     `json:"events_accepted"`
-	IncidentsOpened int64     `json:"incidents_opened"`
-	EventsAttached  int64     `json:"events_attached"`
-	DetectionErrors int64     `json:"detection_errors"`
-	PendingRetries  int       `json:"pending_retries"`
+	StartedAt     time.Time `json:"started_at"`
+	UptimeSeconds float64   `json:"uptime_seconds"`
+	// Roles are this process's roles.
+	Roles           []string `json:"roles"`
+	Rules           int      `json:"rules"`
+	RulesEnabled    int      `json:"rules_enabled"`
+	EventsAccepted  int64    `json:"events_accepted"`
+	IngestCommits   int64    `json:"ingest_commits"`
+	IncidentsOpened int64    `json:"incidents_opened"`
+	EventsAttached  int64    `json:"events_attached"`
+	// EventsDetected counts the events this process's detector read from the log.
+	EventsDetected  int64 `json:"events_detected"`
+	DetectionErrors int64 `json:"detection_errors"`
+	// TemporalSignals counts the outbox rows Temporal accepted from this process.
+	TemporalSignals map[string]int64 `json:"temporal_signals"`
 	// EventsSilenced counts the events stored since start that a silence muted.
 	EventsSilenced int64 `json:"events_silenced"`
 	// ActiveSilences counts the silences in force now.
@@ -380,21 +422,24 @@ type Status struct {
 
 // Status reports counters since start.
 func (m *Manager) Status() Status {
-	m.mu.Lock()
-	rules := m.det.Rules()
-	pending := len(m.retry)
-	m.mu.Unlock()
+	rules := m.Rules()
 	st := Status{
 		StartedAt:       m.started,
 		UptimeSeconds:   m.now().Sub(m.started).Seconds(),
+		Roles:           m.opts.Roles,
 		Rules:           len(rules),
 		EventsAccepted:  m.eventsAccepted.Load(),
+		IngestCommits:   m.commit.commits.Load(),
 		IncidentsOpened: m.incidentsOpened.Load(),
 		EventsAttached:  m.eventsAttached.Load(),
+		EventsDetected:  m.detectedEvents.Load(),
 		DetectionErrors: m.detectionErrors.Load(),
-		PendingRetries:  pending,
+		TemporalSignals: map[string]int64{store.OutboxOpen: m.dispatch.signalsOpen.Load(), store.OutboxAttach: m.dispatch.signalsAttach.Load()},
 		EventsSilenced:  m.eventsSilenced.Load(),
 		ActiveSilences:  m.activeSilences(m.now()),
+	}
+	if st.Roles == nil {
+		st.Roles = []string{}
 	}
 	for _, r := range rules {
 		if r.Enabled {
@@ -407,6 +452,22 @@ func (m *Manager) Status() Status {
 	return st
 }
 
+// holderName names this process in the detector state ("host:pid").
+func holderName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
+}
+
+func cloneRules(rules []schemas.Rule) []schemas.Rule {
+	out := make([]schemas.Rule, len(rules))
+	for i := range rules {
+		out[i] = rules[i].Clone()
+	}
+	return out
+}
+
+func rulesEqual(a, b []schemas.Rule) bool { return reflect.DeepEqual(a, b) }
+
 // NewIncidentID returns a new short incident ID: "inc_" and 16 hex digits.
 func NewIncidentID() string {
 	var b [8]byte
@@ -418,39 +479,3 @@ func NewIncidentID() string {
 
 // newEventID returns a time-ordered event ID.
 func newEventID() string { return "evt_" + uuid.Must(uuid.NewV7()).String() }
-
-func mergeAttach(a, b schemas.AttachEvents) schemas.AttachEvents {
-	a.EventIDs = append(a.EventIDs, b.EventIDs...)
-	if a.FirstAt.IsZero() || (!b.FirstAt.IsZero() && b.FirstAt.Before(a.FirstAt)) {
-		a.FirstAt = b.FirstAt
-	}
-	if b.LastAt.After(a.LastAt) {
-		a.LastAt = b.LastAt
-	}
-	seen := map[string]bool{}
-	for _, c := range a.Components {
-		seen[c] = true
-	}
-	for _, c := range b.Components {
-		if !seen[c] {
-			seen[c] = true
-			a.Components = append(a.Components, c)
-		}
-	}
-	a.Severity = a.Severity.Max(b.Severity)
-	return a
-}
-
-func pick(events []schemas.Event, ids []string) []schemas.Event {
-	want := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		want[id] = true
-	}
-	var out []schemas.Event
-	for _, ev := range events {
-		if want[ev.EventID] {
-			out = append(out, ev)
-		}
-	}
-	return out
-}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mahavishnu/mahavishnu/detector"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
 )
@@ -60,7 +61,7 @@ func (p RulePatch) Apply(r *schemas.Rule) {
 }
 
 // Rules returns the rules the detector runs now, enabled or not, in order.
-func (m *Manager) Rules() []schemas.Rule { return m.det.Rules() }
+func (m *Manager) Rules() []schemas.Rule { return cloneRules(*m.rules.Load()) }
 
 // RuleRecords returns the stored rules with who changed them last.
 func (m *Manager) RuleRecords(ctx context.Context) ([]store.RuleRecord, error) {
@@ -153,26 +154,19 @@ func describeChange(a, b *schemas.Rule) string {
 	return strings.Join(parts, ", ")
 }
 
-// applyRules hands validated rules to the detector, re-evaluates the windows at once (a
-// lowered threshold opens incidents now, not at the next check) and tells Run that the
-// check interval may have changed.
-func (m *Manager) applyRules(ctx context.Context, rules []schemas.Rule) {
-	m.mu.Lock()
-	if err := m.det.SetRules(rules); err != nil {
-		m.mu.Unlock()
-		m.recordError(fmt.Errorf("apply rules: %w", err)) // validated before: not expected
-		return
-	}
-	m.execute(ctx, m.det.Tick(m.now(), nil), nil)
-	m.mu.Unlock()
-	select {
-	case m.rulesChanged <- struct{}{}:
-	default:
+// applyRules makes validated rules the ones in force: the detector (in this process, or
+// another one's within rulesPoll) runs them and re-evaluates its windows at once, so a
+// lowered threshold opens incidents now, not at the next check.
+func (m *Manager) applyRules(_ context.Context, rules []schemas.Rule) {
+	rules = cloneRules(rules)
+	m.rules.Store(&rules)
+	if m.loop != nil {
+		m.loop.setRules(rules)
 	}
 }
 
 // loadRules seeds the store with the configured rules whose IDs it does not hold yet, then
-// runs the stored rules.
+// makes the stored rules the ones in force.
 func (m *Manager) loadRules(ctx context.Context) error {
 	m.rulesMu.Lock()
 	defer m.rulesMu.Unlock()
@@ -184,40 +178,18 @@ func (m *Manager) loadRules(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := m.det.SetRules(rules); err != nil {
+	if _, err := m.newDetector(rules); err != nil {
 		return fmt.Errorf("rules in %s: %w (fix them with `mahavishnu incidents rules update`)", m.opts.Store, err)
 	}
-	select {
-	case m.rulesChanged <- struct{}{}:
-	default:
-	}
+	m.rules.Store(&rules)
 	m.logger.Info("rules loaded", "rules", len(rules), "seeded", len(added))
 	return nil
 }
 
-// syncRules applies rules another manager process changed in the shared store.
-func (m *Manager) syncRules(ctx context.Context) error {
-	m.rulesMu.Lock()
-	defer m.rulesMu.Unlock()
-	rules, err := m.opts.Store.Rules(ctx)
-	if err != nil {
-		return err
-	}
-	if len(rules) == 0 || reflect.DeepEqual(rules, m.det.Rules()) {
-		return nil
-	}
-	if err := schemas.ValidateRules(rules); err != nil {
-		return fmt.Errorf("rules in %s: %w", m.opts.Store, err)
-	}
-	m.applyRules(ctx, rules)
-	m.logger.Info("rules changed in the store: applied", "rules", len(rules))
-	return nil
-}
-
-// checkInterval is the period of Run's re-evaluation: detection.check_interval_seconds,
+// checkInterval is the period of the detector's re-evaluation: detection.check_interval_seconds,
 // or the shortest check_interval_seconds of the enabled rules when that is shorter.
-func (m *Manager) checkInterval() time.Duration {
-	if ti := m.det.TickInterval(); ti > 0 && ti < m.baseInterval {
+func (m *Manager) checkInterval(det *detector.Detector) time.Duration {
+	if ti := det.TickInterval(); ti > 0 && ti < m.baseInterval {
 		return ti
 	}
 	return m.baseInterval

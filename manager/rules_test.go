@@ -39,48 +39,47 @@ func TestUpdateRuleTakesEffectWithoutRestart(t *testing.T) {
 	ctx := context.Background()
 	tm := newTestManager(t, nil)
 	tm.submit(t, 3, "error", "api")
-	require.Empty(t, tm.tc.starts(), "3 errors are below the threshold of 10")
+	require.Empty(t, tm.starts(t), "3 errors are below the threshold of 10")
 
 	rec, err := tm.UpdateRule(ctx, "error_burst", RulePatch{Threshold: ptr(3)}, "alice")
 	require.NoError(t, err)
 	require.Equal(t, 3, rec.Threshold)
-	require.Equal(t, []string{wfID("error_burst", "api")}, tm.tc.starts(), "the lowered threshold fires at once")
+	require.Equal(t, []string{wfID("error_burst", "api")}, tm.starts(t), "the lowered threshold fires at once")
 
 	// Disable and enable.
 	_, err = tm.UpdateRule(ctx, "deadlock", RulePatch{Enabled: ptr(false)}, "alice")
 	require.NoError(t, err)
 	tm.submit(t, 1, "deadlock", "orders-db")
-	require.Len(t, tm.tc.starts(), 1, "a disabled rule opens nothing")
+	require.Len(t, tm.starts(t), 1, "a disabled rule opens nothing")
 	_, err = tm.UpdateRule(ctx, "deadlock", RulePatch{Enabled: ptr(true)}, "alice")
 	require.NoError(t, err)
 	tm.submit(t, 1, "deadlock", "orders-db")
-	require.Equal(t, wfID("deadlock", "orders-db"), tm.tc.starts()[1])
+	require.Equal(t, wfID("deadlock", "orders-db"), tm.starts(t)[1])
 
 	st := tm.Status()
 	require.Equal(t, 15, st.Rules)
 	require.Equal(t, 15, st.RulesEnabled)
 }
 
-func TestUpdateRuleCheckIntervalWakesRun(t *testing.T) {
+func TestUpdateRuleCheckIntervalReachesTheDetector(t *testing.T) {
 	ctx := context.Background()
 	tm := newTestManager(t, nil)
-	<-tm.rulesChanged // from Rebuild
-	require.Equal(t, 30*time.Second, tm.checkInterval(), "the shortest rule check interval")
+	interval := func() time.Duration {
+		require.NoError(t, tm.Settle(ctx))
+		return tm.checkInterval(tm.loop.det)
+	}
+	require.Equal(t, 30*time.Second, interval(), "the shortest rule check interval")
 	for _, r := range tm.Rules() {
 		if r.CheckIntervalSeconds < 120 {
 			_, err := tm.UpdateRule(ctx, r.ID, RulePatch{CheckIntervalSeconds: ptr(120)}, "bob")
 			require.NoError(t, err)
 		}
 	}
-	require.Equal(t, time.Minute, tm.checkInterval(), "detection.check_interval_seconds bounds it")
+	require.Equal(t, time.Minute, interval(), "detection.check_interval_seconds bounds it")
 	_, err := tm.UpdateRule(ctx, "deadlock", RulePatch{CheckIntervalSeconds: ptr(10)}, "bob")
 	require.NoError(t, err)
-	require.Equal(t, 10*time.Second, tm.checkInterval())
-	select {
-	case <-tm.rulesChanged:
-	default:
-		t.Fatal("Run was not told that the rules changed")
-	}
+	require.Len(t, tm.loop.rules, 1, "the detect loop is handed the changed rules")
+	require.Equal(t, 10*time.Second, interval())
 }
 
 func TestRuleChangeErrors(t *testing.T) {
@@ -149,14 +148,14 @@ func TestCreateRuleTakesEffectWithoutRestart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "bob", rec.UpdatedBy)
 	tm.submit(t, 2, "custom_slow", "checkout")
-	require.Equal(t, []string{wfID("custom_rule", "checkout")}, tm.tc.starts())
+	require.Equal(t, []string{wfID("custom_rule", "checkout")}, tm.starts(t))
 
 	_, err = tm.CreateRule(ctx, custom, "bob")
 	require.EqualError(t, err, `rules[16]: rule "custom_rule": id: duplicate of rules[15]`)
 
 	// The periodic sync finds nothing to change: the detector runs what the store holds.
 	before := tm.Rules()
-	require.NoError(t, tm.syncRules(ctx))
+	require.NoError(t, tm.loop.syncRules(ctx))
 	require.Equal(t, before, tm.Rules())
 }
 
@@ -170,6 +169,6 @@ func TestSyncRulesPicksUpAnotherProcessChange(t *testing.T) {
 	require.NoError(t, err)
 
 	require.Equal(t, 3, tm.Rules()[indexOfRule(tm.Rules(), "memory_exhaustion")].Threshold)
-	tm.syncFromStore(ctx)
+	require.NoError(t, tm.loop.syncRules(ctx))
 	require.Equal(t, 7, tm.Rules()[indexOfRule(tm.Rules(), "memory_exhaustion")].Threshold)
 }
