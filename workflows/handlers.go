@@ -83,6 +83,11 @@ func (w *incident) signalLoop(ctx workflow.Context) {
 		c.Receive(ctx, &b)
 		w.attach(ctx, b)
 	})
+	sel.AddReceive(w.attachedCh, func(c workflow.ReceiveChannel, _ bool) {
+		var b schemas.EventsAttached
+		c.Receive(ctx, &b)
+		w.attachedSignal(ctx, b)
+	})
 	sel.AddReceive(ackCh, func(c workflow.ReceiveChannel, _ bool) {
 		var req schemas.Acknowledge
 		c.Receive(ctx, &req)

@@ -69,12 +69,21 @@ type incident struct {
 
 	attachCh      workflow.ReceiveChannel
 	pendingAttach []string
+	// attachedCh carries events_attached: counters of the events the detector attached.
+	attachedCh workflow.ReceiveChannel
+	// maxEventSeverity is the highest event severity heard of (events_attached).
+	maxEventSeverity schemas.Severity
+	// unreported holds what events_attached added since the last "events added" entry.
+	unreported      eventsNote
+	lastEventsEntry time.Time
 	// eventsSeen counts attach signals; a change restarts the stabilisation window.
 	eventsSeen int
 	resolved   bool
 
 	// v2 is set for runs of the response-procedure version (see response.go).
-	v2          bool
+	v2 bool
+	// v3 is set for runs of the event-log version (see attached.go).
+	v3          bool
 	notifySeq   int
 	approvals   []schemas.Approval
 	approvalRan map[int]bool
@@ -125,16 +134,11 @@ func setup(ctx workflow.Context, in schemas.IncidentInput) (*incident, error) {
 			Version:            1,
 		},
 		attachCh:    workflow.GetSignalChannel(ctx, schemas.SignalAttachEvents),
+		attachedCh:  workflow.GetSignalChannel(ctx, schemas.SignalEventsAttached),
 		approvalRan: map[int]bool{},
 	}
 	w.addEvents(in.Events)
-	for {
-		var batch schemas.AttachEvents
-		if !w.attachCh.ReceiveAsync(&batch) {
-			break
-		}
-		w.addEvents(batch)
-	}
+	w.drainAttach()
 	if err := w.registerHandlers(ctx); err != nil {
 		return nil, err
 	}
@@ -144,12 +148,13 @@ func setup(ctx workflow.Context, in schemas.IncidentInput) (*incident, error) {
 func (w *incident) run(ctx workflow.Context) (schemas.Incident, error) {
 	ctx = workflow.WithActivityOptions(ctx, activityOptions)
 	w.v2 = workflow.GetVersion(ctx, changeResponseProcedure, workflow.DefaultVersion, 1) >= 1
+	w.v3 = workflow.GetVersion(ctx, changeEventLog, workflow.DefaultVersion, 1) >= 1
 	if w.in.Resume != nil {
 		return w.runResumed(ctx)
 	}
 	w.logger.Info("incident opened", "Fingerprint", w.in.Fingerprint, "Severity", w.inc.Severity)
 	if err := w.sync(ctx, w.entry(ctx, schemas.TimelineDetected, SystemActor,
-		fmt.Sprintf("%s incident detected by rule %s for %s (%d events)", strings.ToUpper(string(w.inc.Severity)), w.in.RuleID, w.in.Source, len(w.pendingAttach)))); err != nil {
+		fmt.Sprintf("%s incident detected by rule %s for %s (%d events)", strings.ToUpper(string(w.inc.Severity)), w.in.RuleID, w.in.Source, w.openingEvents()))); err != nil {
 		return w.inc, err
 	}
 
@@ -321,6 +326,9 @@ func (w *incident) setStatus(ctx workflow.Context, st schemas.Status) {
 // sync writes the current snapshot with the given timeline entries and pending
 // attachments. The event count comes back from the store, which attaches each event once.
 func (w *incident) sync(ctx workflow.Context, entries ...schemas.TimelineEntry) error {
+	if e, ok := w.eventsEntry(ctx); ok {
+		entries = append([]schemas.TimelineEntry{e}, entries...)
+	}
 	in := activities.SyncInput{Incident: w.inc, Timeline: entries, AttachEventIDs: w.pendingAttach}
 	w.pendingAttach = nil
 	var res activities.SyncResult
@@ -348,12 +356,16 @@ func (w *incident) entry(ctx workflow.Context, kind, actor, msg string) schemas.
 }
 
 // addEvents folds a batch of attached events into the snapshot.
+// An opening of the event-log detector carries the counters without IDs (the events are
+// attached in the store already).
 func (w *incident) addEvents(b schemas.AttachEvents) {
-	if len(b.EventIDs) == 0 {
+	if len(b.EventIDs) == 0 && b.FirstAt.IsZero() && len(b.Components) == 0 {
 		return
 	}
-	w.eventsSeen++
-	w.pendingAttach = append(w.pendingAttach, b.EventIDs...)
+	if len(b.EventIDs) > 0 {
+		w.eventsSeen++
+		w.pendingAttach = append(w.pendingAttach, b.EventIDs...)
+	}
 	if !b.FirstAt.IsZero() && (w.inc.FirstEventAt == nil || b.FirstAt.Before(*w.inc.FirstEventAt)) {
 		first := b.FirstAt.UTC()
 		w.inc.FirstEventAt = &first

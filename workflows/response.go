@@ -19,6 +19,10 @@ const (
 	// changeResponseProcedure adds notifications, remediation with approvals, the
 	// acknowledgement escalation, reminders and continue-as-new to the response.
 	changeResponseProcedure = "response-procedure"
+	// changeEventLog: the detector attaches events in the store and sends events_attached
+	// with counters; the workflow no longer writes attachments and records them on the
+	// timeline at most once a minute, or at once when severity or components change.
+	changeEventLog = "event-log"
 )
 
 // DefaultApprovalTimeout applies when the settings name none.
@@ -326,14 +330,8 @@ func (w *incident) awaitResolve(ctx workflow.Context) error {
 
 // continueAsNew carries the incident into a new run with a fresh history.
 func (w *incident) continueAsNew(ctx workflow.Context) error {
-	for {
-		var b schemas.AttachEvents
-		if !w.attachCh.ReceiveAsync(&b) {
-			break
-		}
-		w.addEvents(b)
-	}
-	if len(w.pendingAttach) > 0 {
+	w.drainAttach()
+	if len(w.pendingAttach) > 0 || w.unreported.events > 0 {
 		if err := w.sync(ctx); err != nil {
 			return err
 		}
@@ -346,6 +344,7 @@ func (w *incident) continueAsNew(ctx workflow.Context) error {
 	in.Resume = &schemas.ResumeState{
 		Incident: w.inc, Approvals: w.approvals, Actions: w.actions,
 		EscalationLevel: w.inc.EscalationLevel, EventsSeen: w.eventsSeen,
+		MaxEventSeverity: w.maxEventSeverity,
 	}
 	w.logger.Info("continuing as new", "HistoryLength", workflow.GetInfo(ctx).GetCurrentHistoryLength())
 	return workflow.NewContinueAsNewError(ctx, IncidentWorkflow, in)
@@ -359,6 +358,7 @@ func (w *incident) resume(ctx workflow.Context) error {
 	w.approvals = slices.Clone(st.Approvals)
 	w.actions = slices.Clone(st.Actions)
 	w.eventsSeen = st.EventsSeen
+	w.maxEventSeverity = st.MaxEventSeverity
 	for i, ap := range w.approvals {
 		// Continue-as-new happens only after Remediate, where approved actions have run.
 		w.approvalRan[i] = true
