@@ -21,15 +21,42 @@ import (
 // client method panics (the embedded nil interface), so a test notices an unexpected call.
 type fakeTemporal struct {
 	client.Client
-	mu      sync.Mutex
-	started []string // workflow IDs, in order
-	signals map[string]int
+	mu       sync.Mutex
+	started  []string // workflow IDs, in order
+	signals  map[string]int
+	payloads map[string]any
+	// failing start calls left, and their error
+	failN   int
+	failErr error
+}
+
+// failStarts makes the next n SignalWithStartWorkflow calls fail with err.
+func (f *fakeTemporal) failStarts(n int, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failN, f.failErr = n, err
+}
+
+func (f *fakeTemporal) signalCount(workflowID string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.signals[workflowID]
+}
+
+func (f *fakeTemporal) lastSignal(workflowID string) any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.payloads[workflowID]
 }
 
 func (f *fakeTemporal) SignalWithStartWorkflow(_ context.Context, workflowID, _ string, _ any,
 	_ client.StartWorkflowOptions, _ any, _ ...any) (client.WorkflowRun, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.failN > 0 {
+		f.failN--
+		return nil, f.failErr
+	}
 	f.started = append(f.started, workflowID)
 	return fakeRun{id: workflowID}, nil
 }
@@ -38,13 +65,14 @@ func (f *fakeTemporal) DescribeWorkflowExecution(context.Context, string, string
 	return nil, serviceerror.NewNotFound("no such workflow")
 }
 
-func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID, _, _ string, _ any) error {
+func (f *fakeTemporal) SignalWorkflow(_ context.Context, workflowID, _, _ string, arg any) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.signals == nil {
-		f.signals = map[string]int{}
+		f.signals, f.payloads = map[string]int{}, map[string]any{}
 	}
 	f.signals[workflowID]++
+	f.payloads[workflowID] = arg
 	return nil
 }
 
