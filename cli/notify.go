@@ -18,6 +18,7 @@ import (
 	"github.com/mahavishnu/mahavishnu/notify/slack"
 	"github.com/mahavishnu/mahavishnu/notify/webhook"
 	"github.com/mahavishnu/mahavishnu/schemas"
+	"github.com/mahavishnu/mahavishnu/store"
 )
 
 // notifications adapts the notify.Service to activities.Notifications: the worker's
@@ -72,8 +73,25 @@ func channels(cfg *config.Config, logger *slog.Logger) (map[string]notify.Notifi
 }
 
 // newNotifications builds the worker's notification router from the config, with the
-// throttle's state kept in this process.
+// throttle's windows and rate limits kept in this process.
 func newNotifications(cfg *config.Config, logger *slog.Logger) (*notifications, error) {
+	return buildNotifications(cfg, logger, nil)
+}
+
+// newNotificationsWithStore is newNotifications with the throttle's windows and rate
+// limits kept in the store, so that they hold across every worker sharing it (cluster
+// mode). A nil st keeps them in this process.
+func newNotificationsWithStore(cfg *config.Config, logger *slog.Logger, st *store.Store) (*notifications, error) {
+	var state notify.ThrottleState
+	if st != nil {
+		state = storeThrottleState{st}
+	}
+	return buildNotifications(cfg, logger, state)
+}
+
+// buildNotifications builds the notification router; state nil keeps the throttle's
+// state in memory.
+func buildNotifications(cfg *config.Config, logger *slog.Logger, state notify.ThrottleState) (*notifications, error) {
 	n := cfg.IncidentResponse.Notifications
 	chans, sevs, err := channels(cfg, logger)
 	if err != nil {
@@ -85,7 +103,7 @@ func newNotifications(cfg *config.Config, logger *slog.Logger) (*notifications, 
 			limits[name] = notify.RateLimit{PerMinute: n.RateLimitPerMinute}
 		}
 	}
-	th, err := notify.NewThrottle(notify.ThrottleConfig{Interval: time.Duration(n.ThrottleSeconds) * time.Second, RateLimits: limits, Logger: logger})
+	th, err := notify.NewThrottle(notify.ThrottleConfig{Interval: time.Duration(n.ThrottleSeconds) * time.Second, RateLimits: limits, State: state, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("incident_response.notifications: %w", err)
 	}
@@ -145,6 +163,37 @@ func (n *notifications) Send(ctx context.Context, channel string, in activities.
 
 // Stats returns each channel's send counters (for /healthz and /metrics).
 func (n *notifications) Stats() map[string]notify.Stats { return n.throttle.Stats() }
+
+// storeThrottleState keeps a notify.Throttle's windows and rate limits in the store.
+type storeThrottleState struct{ st *store.Store }
+
+func (s storeThrottleState) Admit(ctx context.Context, a notify.Admission) (string, error) {
+	verdict, err := s.st.AdmitNotification(ctx, store.NotifyAdmission{
+		IncidentID: a.Key.IncidentID, Channel: a.Key.Channel, Kind: string(a.Key.Kind), At: a.At,
+		Dedup: a.Dedup, Window: a.Window, InFlight: a.InFlight, Token: a.Token,
+		Every: a.Rate.Every, Burst: a.Rate.Burst,
+	})
+	switch {
+	case err != nil:
+		return "", err
+	case verdict == store.NotifyDuplicate:
+		return notify.ReasonDuplicate, nil
+	case verdict == store.NotifyRateLimited:
+		return notify.ReasonRateLimited, nil
+	case verdict != store.NotifyAdmitted:
+		return "", fmt.Errorf("notification throttle: unknown verdict %q", verdict)
+	}
+	return "", nil
+}
+
+func (s storeThrottleState) Release(ctx context.Context, key notify.ThrottleKey, token string, sent bool) error {
+	return s.st.ReleaseNotification(ctx, key.IncidentID, key.Channel, string(key.Kind), token, sent)
+}
+
+func (s storeThrottleState) Sweep(ctx context.Context, sentBefore, reservedBefore time.Time) error {
+	_, err := s.st.SweepNotifications(ctx, sentBefore, reservedBefore)
+	return err
+}
 
 func notifyCommand(r *runtime) *cli.Command {
 	return &cli.Command{

@@ -3,15 +3,26 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
 	"log/slog"
+	"net/url"
+	"os"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/mahavishnu/mahavishnu/activities"
 	"github.com/mahavishnu/mahavishnu/config"
 	"github.com/mahavishnu/mahavishnu/notify"
+	"github.com/mahavishnu/mahavishnu/notify/notifytest"
 	"github.com/mahavishnu/mahavishnu/schemas"
+	"github.com/mahavishnu/mahavishnu/store"
 )
 
 func testNotifyInput(sev schemas.Severity) activities.NotifyInput {
@@ -58,4 +69,130 @@ func TestNotificationLinks(t *testing.T) {
 
 	cfg.IncidentResponse.Notifications.TemporalUIURL = ""
 	require.Empty(t, notificationLinks(cfg).TemporalUIURL, "a cluster's Temporal UI is linked only when configured")
+}
+
+// sharedStores opens the same database twice, as two worker processes would: a SQLite
+// file, or a fresh PostgreSQL schema (dropped at cleanup) on the test server.
+func sharedStores(t *testing.T, dialect string) (*store.Store, *store.Store) {
+	t.Helper()
+	dbURL, dataDir := "sqlite:///incidents.db", t.TempDir()
+	if dialect == store.DialectPostgres {
+		dbURL = testPostgresSchema(t)
+	}
+	open := func() *store.Store {
+		st, err := store.Open(context.Background(), dbURL, dataDir)
+		require.NoError(t, err)
+		t.Cleanup(func() { require.NoError(t, st.Close()) })
+		return st
+	}
+	return open(), open()
+}
+
+// testPostgresSchema creates a uniquely named schema on the test PostgreSQL
+// (MAHAVISHNU_TEST_POSTGRES_URL, else postgres@127.0.0.1:5432/test) and returns a URL
+// whose connections use it. PostgreSQL is required: the test fails when it is unreachable.
+func testPostgresSchema(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("MAHAVISHNU_TEST_POSTGRES_URL")
+	if base == "" {
+		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(base)))
+	t.Cleanup(func() { _ = admin.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	buf := make([]byte, 6)
+	_, _ = rand.Read(buf)
+	schema := "cli_test_" + hex.EncodeToString(buf)
+	_, err = admin.ExecContext(ctx, "CREATE SCHEMA "+schema)
+	require.NoError(t, err, "PostgreSQL at %s: create schema", u.Redacted())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE")
+		require.NoError(t, err)
+	})
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// TestStoreThrottleState runs the ThrottleState contract over the store, each handle a
+// separate connection pool onto one database.
+func TestStoreThrottleState(t *testing.T) {
+	for _, dialect := range []string{store.DialectSQLite, store.DialectPostgres} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			notifytest.TestThrottleState(t, func(t *testing.T) (notify.ThrottleState, notify.ThrottleState) {
+				a, b := sharedStores(t, dialect)
+				return storeThrottleState{a}, storeThrottleState{b}
+			})
+		})
+	}
+}
+
+// TestNotificationsShareStoreLimits: two workers' notification routers over one store
+// send an incident's notification once and honour one channel rate limit between them.
+func TestNotificationsShareStoreLimits(t *testing.T) {
+	for _, dialect := range []string{store.DialectSQLite, store.DialectPostgres} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			hook := notifytest.NewWebhook(t, "", time.Now)
+			cfg := config.Default()
+			cfg.IncidentResponse.Notifications.Slack.Enabled = false
+			cfg.IncidentResponse.Notifications.PagerDuty.Enabled = false
+			cfg.IncidentResponse.Notifications.Webhook.Enabled = true
+			cfg.IncidentResponse.Notifications.Webhook.URL = config.Secret(hook.URL())
+			cfg.IncidentResponse.Notifications.RateLimitPerMinute = 3 // burst 3
+			logger := slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil))
+			st1, st2 := sharedStores(t, dialect)
+			w1, err := newNotificationsWithStore(cfg, logger, st1)
+			require.NoError(t, err)
+			w2, err := newNotificationsWithStore(cfg, logger, st2)
+			require.NoError(t, err)
+
+			in := func(id string) activities.NotifyInput {
+				in := testNotifyInput(schemas.SeverityHigh)
+				in.Incident.IncidentID = id
+				return in
+			}
+			require.Equal(t, []string{"log", "webhook"}, w1.Route(in("inc_1")))
+			require.NoError(t, w1.Send(ctx, notify.ChannelWebhook, in("inc_1")))
+			require.ErrorIs(t, w2.Send(ctx, notify.ChannelWebhook, in("inc_1")), notify.ErrSuppressed, "sent by the other worker")
+
+			// Both workers at once, each with its own incidents: 3 go out between them.
+			var wg sync.WaitGroup
+			errs := make([]error, 8)
+			for i := range errs {
+				w := []*notifications{w1, w2}[i%2]
+				wg.Go(func() { errs[i] = w.Send(ctx, notify.ChannelWebhook, in(fmt.Sprintf("inc_%d", i+2))) })
+			}
+			wg.Wait()
+			sent := 0
+			for _, err := range errs {
+				var se *notify.SuppressedError
+				if err == nil {
+					sent++
+				} else {
+					require.ErrorAs(t, err, &se)
+					require.Equal(t, notify.ReasonRateLimited, se.Reason)
+				}
+			}
+			require.Equal(t, 2, sent, "a burst of 3 per channel across both workers, one used by inc_1")
+			require.Len(t, hook.Requests(), 3)
+			s1, s2 := w1.Stats()[notify.ChannelWebhook], w2.Stats()[notify.ChannelWebhook]
+			require.Equal(t, uint64(3), s1.Sent+s2.Sent)
+			require.Equal(t, uint64(7), s1.Suppressed+s2.Suppressed)
+		})
+	}
+}
+
+func TestNewNotificationsWithoutStore(t *testing.T) {
+	notes, err := newNotificationsWithStore(config.Default(), slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), nil)
+	require.NoError(t, err)
+	require.NoError(t, notes.Send(context.Background(), notify.ChannelLog, testNotifyInput(schemas.SeverityLow)))
 }
