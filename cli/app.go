@@ -72,7 +72,7 @@ func NewApp(opts Options) *cli.App {
 			env.close()
 			return nil
 		},
-		Commands: []*cli.Command{incidentsCommand(env), dbCommand(env)},
+		Commands: []*cli.Command{incidentsCommand(env), dbCommand(env), temporalCommand(env)},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			if err == nil {
 				return
