@@ -31,16 +31,71 @@ type composeFile struct {
 }
 
 type service struct {
-	Image       string            `yaml:"image"`
-	Build       string            `yaml:"build"`
-	Command     []string          `yaml:"command"`
-	Environment map[string]string `yaml:"environment"`
-	Ports       []string          `yaml:"ports"`
-	Volumes     []string          `yaml:"volumes"`
-	DependsOn   yaml.Node         `yaml:"depends_on"`
-	Healthcheck struct {
+	Image         string            `yaml:"image"`
+	Build         string            `yaml:"build"`
+	ContainerName string            `yaml:"container_name"`
+	Command       []string          `yaml:"command"`
+	Environment   map[string]string `yaml:"environment"`
+	Ports         []string          `yaml:"ports"`
+	Volumes       []string          `yaml:"volumes"`
+	DependsOn     yaml.Node         `yaml:"depends_on"`
+	Healthcheck   struct {
 		Test []string `yaml:"test"`
 	} `yaml:"healthcheck"`
+	Deploy struct {
+		Replicas *int `yaml:"replicas"`
+	} `yaml:"deploy"`
+}
+
+// The roles of `mahavishnu incidents start --role` (default: all of them).
+const (
+	roleAPI      = "api"
+	roleDetector = "detector"
+	roleWorker   = "worker"
+)
+
+var allRoles = []string{roleAPI, roleDetector, roleWorker}
+
+// imageBinary is where the Dockerfile installs the binary.
+const imageBinary = "/usr/local/bin/mahavishnu"
+
+// healthcheck is the test every mahavishnu service runs: the image has no shell or curl,
+// and `incidents status` asks the process's own /healthz (on api.listen, over loopback),
+// exiting 1 when it does not answer or answers degraded.
+var healthcheck = []string{"CMD", imageBinary, "incidents", "status"}
+
+// notificationSecrets are the variables the settings read the channels' secrets from;
+// the workers send notifications, so they need them.
+var notificationSecrets = []string{"SLACK_WEBHOOK_URL", "PAGERDUTY_SERVICE_KEY"}
+
+// serviceRoles returns the roles a service's command runs: `incidents start` with an
+// optional --role list.
+func serviceRoles(s service) ([]string, error) {
+	cmd := s.Command
+	if len(cmd) < 2 || cmd[0] != "incidents" || cmd[1] != "start" {
+		return nil, fmt.Errorf("command %q, want [incidents start --role ...]", cmd)
+	}
+	list := strings.Join(allRoles, ",")
+	switch rest := cmd[2:]; {
+	case len(rest) == 0:
+	case len(rest) == 2 && rest[0] == "--role":
+		list = rest[1]
+	case len(rest) == 1 && strings.HasPrefix(rest[0], "--role="):
+		list = strings.TrimPrefix(rest[0], "--role=")
+	default:
+		return nil, fmt.Errorf("command %q: want [incidents start --role ROLES] and nothing else", cmd)
+	}
+	var roles []string
+	for _, r := range strings.Split(list, ",") {
+		r = strings.TrimSpace(r)
+		if !slices.Contains(allRoles, r) {
+			return nil, fmt.Errorf("command %q: unknown role %q, want api, detector or worker", cmd, r)
+		}
+		if !slices.Contains(roles, r) {
+			roles = append(roles, r)
+		}
+	}
+	return roles, nil
 }
 
 // testEnv is the host environment docker compose interpolates the file with.
@@ -118,7 +173,7 @@ func containerPort(p string) string {
 func checkCompose(f composeFile, env map[string]string) error {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	for _, name := range []string{"postgresql", "temporal", "temporal-ui", "mahavishnu"} {
+	for _, name := range []string{"postgresql", "temporal", "temporal-ui", "mahavishnu-api", "mahavishnu-detector", "mahavishnu-worker"} {
 		if _, ok := f.Services[name]; !ok {
 			fail("service %s is missing", name)
 		}
@@ -151,11 +206,17 @@ func checkCompose(f composeFile, env map[string]string) error {
 
 	known := knownVars()
 	var publishers []string
+	runBy := map[string][]string{} // role -> services
 	for _, name := range mahavishnuServices(f) {
 		s := f.Services[name]
-		if !slices.Equal(s.Command, []string{"incidents", "start"}) {
-			fail("%s: command %q, want [incidents start]", name, s.Command)
+		roles, err := serviceRoles(s)
+		if err != nil {
+			fail("%s: %w", name, err)
 		}
+		for _, r := range roles {
+			runBy[r] = append(runBy[r], name)
+		}
+		errs = append(errs, checkRoles(name, s, roles)...)
 		lookup := map[string]string{}
 		for k, raw := range s.Environment {
 			if _, ok := known[k]; !ok {
@@ -180,7 +241,41 @@ func checkCompose(f composeFile, env map[string]string) error {
 	if len(publishers) != 1 {
 		fail("want exactly one mahavishnu service publishing ports (scale the others), got %q", publishers)
 	}
+	for _, r := range allRoles {
+		if len(runBy[r]) != 1 {
+			fail("role %s: want exactly one service running it (one service per role), got %q", r, runBy[r])
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// checkRoles checks what one mahavishnu service needs for the roles it runs.
+func checkRoles(name string, s service, roles []string) []error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(name+": "+format, args...)) }
+	if !slices.Equal(s.Healthcheck.Test, healthcheck) {
+		fail("healthcheck %q, want %q (the process's own /healthz)", s.Healthcheck.Test, healthcheck)
+	}
+	if len(s.Ports) > 0 && !slices.Contains(roles, roleAPI) {
+		fail("publishes ports but does not run the api role")
+	}
+	if !slices.Contains(roles, roleAPI) && s.ContainerName != "" {
+		fail("container_name %q: a service with a fixed name cannot be scaled", s.ContainerName)
+	}
+	if r := s.Deploy.Replicas; r != nil && *r < 1 {
+		fail("deploy.replicas %d: the role would not run", *r)
+	}
+	if r := s.Deploy.Replicas; r != nil && *r > 1 && len(s.Ports) > 0 {
+		fail("deploy.replicas %d: replicas cannot all publish the same host port", *r)
+	}
+	if slices.Contains(roles, roleWorker) {
+		for _, v := range notificationSecrets {
+			if _, ok := s.Environment[v]; !ok {
+				fail("runs the worker role (which sends notifications) but does not pass %s", v)
+			}
+		}
+	}
+	return errs
 }
 
 // checkConfig checks one mahavishnu service's loaded configuration against the other services.
@@ -233,6 +328,30 @@ func TestComposeFile(t *testing.T) {
 	require.NoError(t, checkCompose(loadCompose(t), testEnv))
 }
 
+// TestComposeRoles: one service per role, the detector with a standby, the worker
+// scalable, and the healthcheck's binary where the image has it.
+func TestComposeRoles(t *testing.T) {
+	f := loadCompose(t)
+	for name, want := range map[string][]string{
+		"mahavishnu-api": {roleAPI}, "mahavishnu-detector": {roleDetector}, "mahavishnu-worker": {roleWorker},
+	} {
+		roles, err := serviceRoles(f.Services[name])
+		require.NoError(t, err)
+		require.Equal(t, want, roles, name)
+	}
+	detector := f.Services["mahavishnu-detector"]
+	require.NotNil(t, detector.Deploy.Replicas)
+	require.Equal(t, 2, *detector.Deploy.Replicas, "one active detector (advisory lock) and a standby")
+	worker := f.Services["mahavishnu-worker"]
+	require.Empty(t, worker.Ports, "a scaled service publishes no port")
+	require.Empty(t, worker.ContainerName)
+
+	dockerfile, err := os.ReadFile("../Dockerfile")
+	require.NoError(t, err)
+	require.Contains(t, string(dockerfile), "COPY --from=build /out/mahavishnu "+imageBinary+"\n",
+		"the healthcheck runs the binary where the image has it")
+}
+
 func TestComposeInitScriptCreatesTheDatabase(t *testing.T) {
 	f := loadCompose(t)
 	var script string
@@ -257,33 +376,85 @@ func TestCheckComposeCatches(t *testing.T) {
 		{"missing service", func(f *composeFile, _ map[string]string) { delete(f.Services, "temporal-ui") },
 			"service temporal-ui is missing"},
 		{"misspelled variable", func(f *composeFile, _ map[string]string) {
-			f.Services["mahavishnu"].Environment["MAHAVISHNU_TEMPORAL_ADRESS"] = "temporal:7233"
-		}, "mahavishnu: environment variable MAHAVISHNU_TEMPORAL_ADRESS is not read by the configuration"},
+			f.Services["mahavishnu-api"].Environment["MAHAVISHNU_TEMPORAL_ADRESS"] = "temporal:7233"
+		}, "mahavishnu-api: environment variable MAHAVISHNU_TEMPORAL_ADRESS is not read by the configuration"},
 		{"embedded temporal", func(f *composeFile, _ map[string]string) {
-			delete(f.Services["mahavishnu"].Environment, "MAHAVISHNU_TEMPORAL_ADDRESS")
-		}, "mahavishnu: temporal.address is empty"},
+			delete(f.Services["mahavishnu-api"].Environment, "MAHAVISHNU_TEMPORAL_ADDRESS")
+		}, "mahavishnu-api: temporal.address is empty"},
 		{"wrong temporal port", func(f *composeFile, _ map[string]string) {
-			f.Services["mahavishnu"].Environment["MAHAVISHNU_TEMPORAL_ADDRESS"] = "temporal:7234"
-		}, `mahavishnu: temporal.address "temporal:7234" is not a port of the temporal service`},
+			f.Services["mahavishnu-api"].Environment["MAHAVISHNU_TEMPORAL_ADDRESS"] = "temporal:7234"
+		}, `mahavishnu-api: temporal.address "temporal:7234" is not a port of the temporal service`},
 		{"database on another host", func(f *composeFile, _ map[string]string) {
-			f.Services["mahavishnu"].Environment["INCIDENT_DATABASE_URL"] = "postgres://u:p@localhost:5432/mahavishnu"
-		}, `mahavishnu: database.url: want postgres://...@postgresql:5432/..., got scheme "postgres" host "localhost:5432"`},
+			f.Services["mahavishnu-api"].Environment["INCIDENT_DATABASE_URL"] = "postgres://u:p@localhost:5432/mahavishnu"
+		}, `mahavishnu-api: database.url: want postgres://...@postgresql:5432/..., got scheme "postgres" host "localhost:5432"`},
 		{"temporal's database", func(f *composeFile, _ map[string]string) {
-			f.Services["mahavishnu"].Environment["INCIDENT_DATABASE_URL"] = "postgres://u:p@postgresql:5432/temporal"
-		}, `mahavishnu: database.url: want the mahavishnu database (Temporal owns the others), got "/temporal"`},
+			f.Services["mahavishnu-api"].Environment["INCIDENT_DATABASE_URL"] = "postgres://u:p@postgresql:5432/temporal"
+		}, `mahavishnu-api: database.url: want the mahavishnu database (Temporal owns the others), got "/temporal"`},
 		{"token missing", func(_ *composeFile, env map[string]string) { delete(env, "MAHAVISHNU_API_TOKEN") },
-			"mahavishnu: MAHAVISHNU_API_TOKEN: required variable MAHAVISHNU_API_TOKEN is missing"},
+			"mahavishnu-api: MAHAVISHNU_API_TOKEN: required variable MAHAVISHNU_API_TOKEN is missing"},
 		{"token optional", func(f *composeFile, _ map[string]string) {
-			f.Services["mahavishnu"].Environment["MAHAVISHNU_API_TOKEN"] = "${MAHAVISHNU_API_TOKEN:-}"
-		}, "mahavishnu: MAHAVISHNU_API_TOKEN must be ${MAHAVISHNU_API_TOKEN:?...}"},
+			f.Services["mahavishnu-api"].Environment["MAHAVISHNU_API_TOKEN"] = "${MAHAVISHNU_API_TOKEN:-}"
+		}, "mahavishnu-api: MAHAVISHNU_API_TOKEN must be ${MAHAVISHNU_API_TOKEN:?...}"},
 		{"two publishers", func(f *composeFile, _ map[string]string) {
 			w := f.Services["mahavishnu-worker"]
 			w.Ports = []string{"8081:8080"}
 			f.Services["mahavishnu-worker"] = w
-		}, `want exactly one mahavishnu service publishing ports (scale the others), got ["mahavishnu" "mahavishnu-worker"]`},
+		}, `want exactly one mahavishnu service publishing ports (scale the others), got ["mahavishnu-api" "mahavishnu-worker"]`},
+		{"worker publishes", func(f *composeFile, _ map[string]string) {
+			w := f.Services["mahavishnu-worker"]
+			w.Ports = []string{"8081:8080"}
+			f.Services["mahavishnu-worker"] = w
+		}, "mahavishnu-worker: publishes ports but does not run the api role"},
+		{"role run twice, role run nowhere", func(f *composeFile, _ map[string]string) {
+			d := f.Services["mahavishnu-detector"]
+			d.Command = []string{"incidents", "start", "--role", "api,worker"}
+			f.Services["mahavishnu-detector"] = d
+		}, `role api: want exactly one service running it (one service per role), got ["mahavishnu-api" "mahavishnu-detector"]` + "\n" +
+			`role detector: want exactly one service running it (one service per role), got []` + "\n" +
+			`role worker: want exactly one service running it (one service per role), got ["mahavishnu-detector" "mahavishnu-worker"]`},
+		{"all roles by default", func(f *composeFile, _ map[string]string) {
+			w := f.Services["mahavishnu-worker"]
+			w.Command = []string{"incidents", "start"}
+			f.Services["mahavishnu-worker"] = w
+		}, `role api: want exactly one service running it (one service per role), got ["mahavishnu-api" "mahavishnu-worker"]`},
+		{"unknown role", func(f *composeFile, _ map[string]string) {
+			w := f.Services["mahavishnu-worker"]
+			w.Command = []string{"incidents", "start", "--role", "workers"}
+			f.Services["mahavishnu-worker"] = w
+		}, `mahavishnu-worker: command ["incidents" "start" "--role" "workers"]: unknown role "workers", want api, detector or worker`},
+		{"not the start command", func(f *composeFile, _ map[string]string) {
+			w := f.Services["mahavishnu-worker"]
+			w.Command = []string{"incidents", "status"}
+			f.Services["mahavishnu-worker"] = w
+		}, `mahavishnu-worker: command ["incidents" "status"], want [incidents start --role ...]`},
+		{"no healthcheck", func(f *composeFile, _ map[string]string) {
+			d := f.Services["mahavishnu-detector"]
+			d.Healthcheck.Test = nil
+			f.Services["mahavishnu-detector"] = d
+		}, `mahavishnu-detector: healthcheck [], want ["CMD" "/usr/local/bin/mahavishnu" "incidents" "status"]`},
+		{"worker with a fixed name", func(f *composeFile, _ map[string]string) {
+			w := f.Services["mahavishnu-worker"]
+			w.ContainerName = "worker"
+			f.Services["mahavishnu-worker"] = w
+		}, `mahavishnu-worker: container_name "worker": a service with a fixed name cannot be scaled`},
+		{"no detector replica", func(f *composeFile, _ map[string]string) {
+			d := f.Services["mahavishnu-detector"]
+			zero := 0
+			d.Deploy.Replicas = &zero
+			f.Services["mahavishnu-detector"] = d
+		}, "mahavishnu-detector: deploy.replicas 0: the role would not run"},
+		{"replicated publisher", func(f *composeFile, _ map[string]string) {
+			a := f.Services["mahavishnu-api"]
+			two := 2
+			a.Deploy.Replicas = &two
+			f.Services["mahavishnu-api"] = a
+		}, "mahavishnu-api: deploy.replicas 2: replicas cannot all publish the same host port"},
+		{"worker without notification secrets", func(f *composeFile, _ map[string]string) {
+			delete(f.Services["mahavishnu-worker"].Environment, "SLACK_WEBHOOK_URL")
+		}, "mahavishnu-worker: runs the worker role (which sends notifications) but does not pass SLACK_WEBHOOK_URL"},
 		{"published port is not the API's", func(f *composeFile, _ map[string]string) {
-			f.Services["mahavishnu"].Environment["MAHAVISHNU_API_LISTEN"] = "0.0.0.0:9090"
-		}, "mahavishnu: publishes container port 8080, but the API listens on 9090"},
+			f.Services["mahavishnu-api"].Environment["MAHAVISHNU_API_LISTEN"] = "0.0.0.0:9090"
+		}, "mahavishnu-api: publishes container port 8080, but the API listens on 9090"},
 		{"temporal not waiting for postgres", func(f *composeFile, _ map[string]string) {
 			tm := f.Services["temporal"]
 			tm.DependsOn = yaml.Node{}
