@@ -229,3 +229,30 @@ func TestPeakRate(t *testing.T) {
 	n, _ = PeakRate(nil)
 	require.Zero(t, n)
 }
+
+func TestPostMortemTakesTheDetectorsLatestCounters(t *testing.T) {
+	a, st := newActivities(t, nil)
+	ctx := context.Background()
+	inc := incident()
+	resolved := t0.Add(10 * time.Minute)
+	inc.Status, inc.ResolvedAt, inc.EventCount = schemas.StatusResolved, &resolved, 10
+	stored := inc
+	stored.EventCount, stored.Version = 12, 1 // the detector attached 2 more since the workflow heard
+	require.NoError(t, st.UpsertIncident(ctx, &stored))
+	require.NoError(t, run(t, a, a.RunStage, StageInput{Incident: inc, Stage: StagePostMortem}, nil))
+	md, _, err := st.PostMortem(ctx, inc.IncidentID)
+	require.NoError(t, err)
+	require.Contains(t, md, "- Total events: 12")
+	timeline, err := st.Timeline(ctx, inc.IncidentID)
+	require.NoError(t, err)
+	var late []string
+	for _, e := range timeline {
+		if e.Kind == schemas.TimelineEventsAdded {
+			late = append(late, e.Message)
+		}
+	}
+	require.Equal(t, []string{"+2 events (12 in all)"}, late)
+	got, err := st.GetIncident(ctx, inc.IncidentID)
+	require.NoError(t, err)
+	require.Equal(t, 12, got.EventCount, "the workflow's older count never lowers the stored one")
+}

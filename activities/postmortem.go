@@ -32,12 +32,36 @@ func (a *Activities) postMortem(ctx context.Context, in StageInput) (StageResult
 	if err != nil {
 		return StageResult{}, err
 	}
-	data := PostMortemData{Incident: in.Incident, Timeline: timeline, Actions: in.Ran, Approvals: in.Approvals,
+	// The detector keeps the event counters in the store and tells the workflow of them
+	// at most once per attach interval: the stored ones are the latest.
+	inc := in.Incident
+	stored, err := a.Store.GetIncident(ctx, id)
+	if err != nil {
+		return StageResult{}, err
+	}
+	if n := stored.EventCount - inc.EventCount; n > 0 {
+		// Attached after the workflow's last report: the timeline says so too.
+		late := schemas.TimelineEntry{IncidentID: id, At: time.Now().UTC(), Kind: schemas.TimelineEventsAdded,
+			Actor: "mahavishnu", Message: fmt.Sprintf("+%d events (%d in all)", n, stored.EventCount), Key: "events/postmortem"}
+		if err := a.Store.AddTimeline(ctx, late); err != nil {
+			return StageResult{}, err
+		}
+		timeline = append(timeline, late)
+	}
+	inc.EventCount = max(inc.EventCount, stored.EventCount)
+	if len(stored.AffectedComponents) > len(inc.AffectedComponents) {
+		inc.AffectedComponents = stored.AffectedComponents
+	}
+	if stored.LastEventAt != nil && (inc.LastEventAt == nil || stored.LastEventAt.After(*inc.LastEventAt)) {
+		inc.LastEventAt = stored.LastEventAt
+	}
+	data := PostMortemData{Incident: inc, Timeline: timeline, Actions: in.Ran, Approvals: in.Approvals,
 		Events: events, GeneratedAt: time.Now().UTC()}
 	md := RenderPostMortem(data)
 	if err := a.Store.SavePostMortem(ctx, id, md, data.GeneratedAt); err != nil {
 		return StageResult{}, err
 	}
+	in.Incident = inc
 	res := postMortemSummary(in)
 	res.Summary = "post-mortem written (" + res.Summary + "): mahavishnu incidents postmortem " + id
 	return res, nil

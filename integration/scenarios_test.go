@@ -58,8 +58,12 @@ func newScenarioEnv(t *testing.T) *scenarioEnv {
 // returns the incident it opened.
 func (s *scenarioEnv) open(t *testing.T, source string, settings schemas.IncidentSettings) *schemas.Incident {
 	t.Helper()
-	m, err := manager.New(manager.Options{Store: s.st, Client: s.tc, Settings: settings})
+	m, err := manager.New(manager.Options{Store: s.st, Client: s.tc, Settings: settings, Detector: true})
 	require.NoError(t, err)
+	require.NoError(t, m.Rebuild(context.Background()))
+	ctx, cancel := context.WithCancel(context.Background())
+	m.Start(ctx)
+	t.Cleanup(func() { cancel(); m.Close() })
 	events := make([]schemas.Event, 10)
 	for i := range events {
 		events[i] = schemas.Event{EventType: "api_error", Source: source, Severity: schemas.SeverityHigh, Message: fmt.Sprintf("GET /api/orders timeout %d", i)}

@@ -129,6 +129,12 @@ func (o *Ops) call(ctx context.Context, id, name string, arg, out any) error {
 			return nil
 		}
 	}
+	var notFound *serviceerror.NotFound
+	if errors.As(err, &notFound) && inc.RunID == "" {
+		// Detected, but the outbox has not started its workflow yet (Temporal away?).
+		return rejected("incident %s is detected but its workflow has not started yet "+
+			"(the outbox retries until Temporal accepts it): try again shortly", id)
+	}
 	return updateError(id, name, err)
 }
 
