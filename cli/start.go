@@ -143,7 +143,8 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 	if err != nil {
 		return err
 	}
-	notes, err := newNotifications(cfg, logger.With("component", "notify"))
+	// Throttle windows and rate limits live in the store: they hold across worker replicas.
+	notes, err := newNotificationsWithStore(cfg, logger.With("component", "notify"), st)
 	if err != nil {
 		return err
 	}
@@ -163,7 +164,7 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 	srv := &http.Server{
 		Handler: api.New(api.Options{
 			Manager: m, Token: cfg.API.Token.Value(), Logger: logger.With("component", "api"),
-			ChannelStats: notes.throttle.Stats,
+			ChannelStats: notes.Stats,
 			Dashboard:    r.dashboardOptions(st, reg),
 			WorkflowURL: func(workflowID, runID string) string {
 				if embedded == nil || embedded.UIURL() == "" {
