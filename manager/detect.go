@@ -17,6 +17,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/uptrace/bun/driver/pgdriver"
+
 	"github.com/mahavishnu/mahavishnu/detector"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
@@ -61,6 +63,35 @@ func (l *detectLoop) notify() {
 	select {
 	case l.wake <- struct{}{}:
 	default:
+	}
+}
+
+// listen wakes the loop on PostgreSQL notifications of appends made by other processes,
+// until ctx ends. Polling (detectPoll) covers a lost notification or connection.
+func (l *detectLoop) listen(ctx context.Context) {
+	st := l.m.opts.Store
+	if st.Dialect() != store.DialectPostgres {
+		return
+	}
+	ln := pgdriver.NewListener(st.DB)
+	defer func() { _ = ln.Close() }()
+	if err := ln.Listen(ctx, store.EventsChannel); err != nil {
+		if ctx.Err() == nil {
+			l.m.logger.Warn("LISTEN "+store.EventsChannel+" failed: the detector polls every second", "error", err)
+		}
+		return
+	}
+	ch := ln.Channel()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+			l.notify()
+		}
 	}
 }
 

@@ -263,8 +263,9 @@ func (m *Manager) detectorRole(ctx context.Context) {
 			}
 		}()
 		var wg sync.WaitGroup
-		wg.Add(1)
+		wg.Add(2)
 		go func() { defer wg.Done(); m.dispatch.run(rctx) }()
+		go func() { defer wg.Done(); m.loop.listen(rctx) }()
 		err := m.loop.run(rctx)
 		cancel()
 		wg.Wait()
