@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -422,34 +423,46 @@ func openSQLiteStore(t *testing.T, path string) *storeDB {
 	return &storeDB{db: db}
 }
 
-// postgresBase is the test PostgreSQL server (trust authentication).
-const postgresBase = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+// testPostgresURL is the PostgreSQL the cluster tests use (trust authentication), unless
+// MAHAVISHNU_TEST_POSTGRES_URL names another. As in the store tests, PostgreSQL is
+// required: the tests fail, never skip, when it is unreachable.
+func testPostgresURL() string {
+	if u := os.Getenv("MAHAVISHNU_TEST_POSTGRES_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
 
 // newPostgresSchema creates a fresh schema for one test and drops it when the test ends
 // (register it before starting processes, so that they are gone by then). It returns the
-// INCIDENT_DATABASE_URL for the schema and a reader. The test is skipped when PostgreSQL
-// is not reachable.
+// INCIDENT_DATABASE_URL for the schema (search_path) and a reader.
 func newPostgresSchema(t *testing.T, prefix string) (string, *storeDB) {
 	t.Helper()
-	db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(postgresBase)))
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	base := testPostgresURL()
+	u, err := url.Parse(base)
+	require.NoError(t, err, "MAHAVISHNU_TEST_POSTGRES_URL is not a valid URL")
+	db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(base)))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		t.Skipf("PostgreSQL is not reachable at 127.0.0.1:5432 (user postgres, db test): %v", err)
+		t.Fatalf("PostgreSQL at %s is unreachable: start it or point MAHAVISHNU_TEST_POSTGRES_URL at one (the cluster test needs it): %v", u.Redacted(), err)
 	}
 	schema := fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
-	_, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema)
+	_, err = db.ExecContext(ctx, "CREATE SCHEMA "+schema)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if _, err := db.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Logf("drop schema %s: %v", schema, err)
+			t.Errorf("drop schema %s: %v", schema, err)
 		}
 		_ = db.Close()
 	})
-	return postgresBase + "&search_path=" + schema, &storeDB{db: db, schema: schema}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), &storeDB{db: db, schema: schema}
 }
 
 func (s *storeDB) table(name string) string {

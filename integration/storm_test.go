@@ -183,7 +183,9 @@ func TestStormSurvivesKill9(t *testing.T) {
 	for _, inc := range incs {
 		byID[inc.ID] = inc
 	}
-	eventually(t, 90*time.Second, "every storm incident's workflow to run clear_cache and scale_up", func() bool {
+	// An activity cut off by a kill is retried after its 1-minute start-to-close timeout,
+	// so this can take a minute after the last kill.
+	eventually(t, 120*time.Second, "every storm incident's workflow to run clear_cache and scale_up", func() bool {
 		incs, err := db.incidents(ctx)
 		if err != nil {
 			return false
@@ -246,7 +248,12 @@ func TestStormSurvivesKill9(t *testing.T) {
 			require.Equal(t, 1, ran[k], "%s of %s succeeded but its command ran %d times", k.action, k.incident, ran[k])
 		}
 	}
-	t.Logf("%d action records, %d command runs, all distinct", len(acts), len(files))
+	statuses := map[string]int{}
+	for _, a := range acts {
+		statuses[a.Status]++
+	}
+	// An action left "running" was cut off by a kill: it is never run again.
+	t.Logf("%d action records %v, %d command runs, none repeated (%.1fs after the storm)", len(acts), statuses, len(files), time.Since(stormEnd).Seconds())
 
 	require.Empty(t, activeTwice(db.mustIncidents(t)), "fingerprints with two active incidents")
 	m.terminate(t, 30*time.Second)
