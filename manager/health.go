@@ -24,6 +24,8 @@ const (
 	outboxStaleAfter = 30 * time.Second
 	// detectorStaleAfter makes detector lag a reason when the cursor did not move for longer.
 	detectorStaleAfter = 30 * time.Second
+	// notifyCountEvery is how often the failed notifications of the last day are counted.
+	notifyCountEvery = 30 * time.Second
 )
 
 // Health values of the store and Temporal fields.
@@ -71,6 +73,8 @@ type healthState struct {
 	// cursorMoved is when the cursor was last seen moving (for detectorStaleAfter).
 	lastCursor  int64
 	cursorMoved time.Time
+	// failedCountedAt is when the failed notifications were last counted.
+	failedCountedAt time.Time
 }
 
 func newHealthState(m *Manager) *healthState {
@@ -155,9 +159,11 @@ func (h *healthState) refresh(ctx context.Context) {
 		if next.Detector.Head, err = st.LogHead(cctx); err == nil {
 			next.Detector.Cursor, err = st.DetectorCursor(cctx)
 		}
-		if err == nil {
+		// A count over a day of timeline: not worth doing every second.
+		if err == nil && time.Since(h.failedCountedAt) >= notifyCountEvery {
 			if n, ferr := st.CountTimeline(cctx, schemas.TimelineNotifyFailed, h.m.now().Add(-24*time.Hour)); ferr == nil {
 				next.NotificationsFailed24h = n
+				h.failedCountedAt = time.Now()
 			}
 		}
 	}
