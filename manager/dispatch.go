@@ -44,7 +44,7 @@ const (
 	callTimeout = 10 * time.Second
 	// retryBase and retryMax shape the backoff of a failed row.
 	retryBase = 250 * time.Millisecond
-	retryMax  = 30 * time.Second
+	retryMax  = 10 * time.Second
 	// previousRunWait is how long an opening waits for the previous incident of its
 	// fingerprint to finish its workflow (its post-mortem).
 	previousRunWait = 2 * time.Second
@@ -57,6 +57,8 @@ type dispatcher struct {
 
 	wakeOpen chan struct{}
 	wakeAny  chan struct{}
+	// retryNow is set when Temporal answers again: waiting rows are tried at once.
+	retryNow atomic.Bool
 
 	mu         sync.Mutex
 	lastSignal map[string]time.Time // incident ID -> last accepted signal
@@ -84,6 +86,12 @@ func (d *dispatcher) notify(open bool) {
 	case ch <- struct{}{}:
 	default:
 	}
+}
+
+// temporalBack makes the rows waiting on a backoff due now: Temporal answers again.
+func (d *dispatcher) temporalBack() {
+	d.retryNow.Store(true)
+	d.notify(true)
 }
 
 // run delivers until ctx ends.
@@ -119,6 +127,12 @@ func (d *dispatcher) run(ctx context.Context) {
 // round delivers the due rows and returns when the next row is due (zero: none waits).
 func (d *dispatcher) round(ctx context.Context) (time.Time, error) {
 	st := d.m.opts.Store
+	if d.retryNow.Swap(false) {
+		if err := st.RetryOutboxNow(ctx, d.m.now()); err != nil {
+			d.retryNow.Store(true)
+			return time.Time{}, err
+		}
+	}
 	for {
 		now := d.m.now()
 		rows, err := st.DueOutbox(ctx, now, dispatchBatch)

@@ -236,3 +236,17 @@ func (tm *testManager) outboxRows(t *testing.T) []store.OutboxRow {
 }
 
 var _ client.Client = (*fakeTemporal)(nil)
+
+func TestTemporalBackDeliversWithoutWaitingForTheBackoff(t *testing.T) {
+	tm := newTestManager(t, nil)
+	tm.tc.failStarts(6, errors.New("connection refused"))
+	tm.submit(t, 10, "error", "api")
+	for range 6 { // the backoff grows while Temporal is away
+		tm.now = tm.now.Add(20 * time.Second)
+		require.Empty(t, tm.starts(t))
+	}
+	rows := tm.outboxRows(t)
+	require.Equal(t, 6, rows[0].Attempts)
+	tm.dispatch.temporalBack() // the health check sees Temporal again
+	require.Equal(t, []string{wfID("error_burst", "api")}, tm.starts(t), "delivered at once, not after the backoff")
+}

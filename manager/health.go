@@ -128,7 +128,10 @@ func (h *healthState) temporalLoop(ctx context.Context) {
 				h.m.logger.Debug("health: temporal", "error", err)
 			}
 		}
-		h.temporal.Store(&state)
+		if prev := h.temporal.Swap(&state); prev != nil && *prev == HealthUnreachable && state == HealthOK {
+			h.m.logger.Info("Temporal answers again: delivering the outbox now")
+			h.m.dispatch.temporalBack()
+		}
 		if !sleepCtx(ctx, healthEvery) {
 			return
 		}

@@ -127,6 +127,19 @@ func (s *Store) RetryOutbox(ctx context.Context, r OutboxRow, next time.Time, ca
 	return nil
 }
 
+// RetryOutboxNow makes the rows waiting after a failed attempt due at now (Temporal came
+// back; their backoff no longer applies). Rows deferred by the attach interval keep waiting.
+func (s *Store) RetryOutboxNow(ctx context.Context, now time.Time) error {
+	_, err := s.DB.NewUpdate().Model((*outboxModel)(nil)).
+		Set("next_attempt_at = ?", newDBTime(now)).
+		Where("attempts > 0 AND next_attempt_at > ?", newDBTime(now)).
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("retry the outbox now: %w", err)
+	}
+	return nil
+}
+
 // DeferOutbox moves a row's next attempt to next without counting a failure (the attach
 // signal interval of its incident has not passed yet).
 func (s *Store) DeferOutbox(ctx context.Context, r OutboxRow, next time.Time) error {

@@ -42,6 +42,14 @@ func SearchAttributes(in schemas.IncidentInput) temporal.SearchAttributes {
 	)
 }
 
+// storeActivityOptions (changeEventLog) time out store writes and stages sooner, so that an
+// activity lost with a worker that died (kill -9) is retried after 20 s, not a minute.
+var storeActivityOptions = func() workflow.ActivityOptions {
+	o := activityOptions
+	o.StartToCloseTimeout = 20 * time.Second
+	return o
+}()
+
 var activityOptions = workflow.ActivityOptions{
 	StartToCloseTimeout: time.Minute,
 	// Store writes are retried until they succeed: an incident must not lose a change
@@ -149,6 +157,7 @@ func (w *incident) run(ctx workflow.Context) (schemas.Incident, error) {
 	ctx = workflow.WithActivityOptions(ctx, activityOptions)
 	w.v2 = workflow.GetVersion(ctx, changeResponseProcedure, workflow.DefaultVersion, 1) >= 1
 	w.v3 = workflow.GetVersion(ctx, changeEventLog, workflow.DefaultVersion, 1) >= 1
+	ctx = workflow.WithActivityOptions(ctx, w.storeOptions())
 	if w.in.Resume != nil {
 		return w.runResumed(ctx)
 	}
@@ -332,11 +341,19 @@ func (w *incident) sync(ctx workflow.Context, entries ...schemas.TimelineEntry) 
 	in := activities.SyncInput{Incident: w.inc, Timeline: entries, AttachEventIDs: w.pendingAttach}
 	w.pendingAttach = nil
 	var res activities.SyncResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, activityOptions), a.Sync, in).Get(ctx, &res)
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, w.storeOptions()), a.Sync, in).Get(ctx, &res)
 	if err == nil && len(in.AttachEventIDs) > 0 && res.EventCount > w.inc.EventCount {
 		w.inc.EventCount = res.EventCount
 	}
 	return err
+}
+
+// storeOptions are the options of the store-writing activities (Sync, RunStage).
+func (w *incident) storeOptions() workflow.ActivityOptions {
+	if w.v3 {
+		return storeActivityOptions
+	}
+	return activityOptions
 }
 
 func (w *incident) entry(ctx workflow.Context, kind, actor, msg string) schemas.TimelineEntry {
