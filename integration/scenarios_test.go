@@ -234,7 +234,7 @@ func TestScenarioPaths(t *testing.T) {
 			out := sc.drive(t, inc)
 			require.Equal(t, schemas.StatusResolved, out.Status)
 			require.True(t, s.hasTimeline(t, inc.IncidentID, schemas.TimelineStageFinished))
-			record["v2_"+sc.name] = inc.WorkflowID
+			record[historyPrefix+sc.name] = inc.WorkflowID
 		})
 	}
 	recordHistoriesFrom(t, s.tc, record)
