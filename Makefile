@@ -7,8 +7,10 @@ LDFLAGS   := -s -w
 PKGS      := ./...
 # How long `make test` fuzzes each ingest decoder.
 FUZZTIME  ?= 10s
+# How long each stream of the storm benchmark runs.
+BENCH_DURATION ?= 10s
 
-.PHONY: run build test test-unit fuzz bench lint histories tidy clean
+.PHONY: run build test test-unit fuzz bench bench-storm lint histories tidy clean
 
 build:
 	$(GO) build -ldflags="$(LDFLAGS)" -o $(BIN) ./cmd/mahavishnu
@@ -30,10 +32,18 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEvents$$' -fuzztime $(FUZZTIME) ./schemas/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAlertmanager$$' -fuzztime $(FUZZTIME) ./schemas/
 
-## bench: benchmarks, results go in docs/benchmarks.md by hand with the machine
+## bench: benchmarks, results go in docs/benchmarks.md by hand with the machine. The
+## storm benchmark (issue 8) runs each stream for BENCH_DURATION against the built binary
+## and Prometheus Alertmanager, which scripts/bench-setup.sh installs when missing.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 ./detector/ ./store/
 	$(GO) test -run '^$$' -bench BenchmarkIngestHTTP -benchtime 1000x ./integration/
+	$(MAKE) bench-storm
+
+## bench-storm: only the storm benchmark, e.g. make bench-storm BENCH_DURATION=3s
+bench-storm:
+	./scripts/bench-setup.sh
+	MAHAVISHNU_BENCH_DURATION=$(BENCH_DURATION) $(GO) test -run '^$$' -bench '^BenchmarkStorm$$' -benchtime 1x -timeout 60m ./integration/
 
 ## lint: formatting, vet, tidy
 lint:
