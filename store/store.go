@@ -187,9 +187,13 @@ func openSQLite(rawURL, dataDir string) (*Store, error) {
 		// Every connection to :memory: is a separate database: keep exactly one.
 		sqldb.SetMaxOpenConns(1)
 	} else {
-		// WAL lets readers run beside the one writer; a few connections are plenty.
-		sqldb.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-		sqldb.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
+		// One connection: SQLite has one writer at a time anyway, and writers that wait in
+		// SQLite's busy handler poll with no order, so under a storm of ingest commits,
+		// detector batches and activity writes one of them could wait past busy_timeout
+		// (seen: 6-22 s stalls and SQLITE_BUSY). Waiting for database/sql's connection
+		// instead costs no polling. Every statement here is short; readers queue too.
+		sqldb.SetMaxOpenConns(1)
+		sqldb.SetMaxIdleConns(1)
 	}
 	st := &Store{DB: bun.NewDB(sqldb, sqlitedialect.New()), dialect: DialectSQLite, where: "sqlite database " + path}
 	if path != ":memory:" {
