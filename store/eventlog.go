@@ -74,13 +74,21 @@ func (s *Store) ReadLog(ctx context.Context, after int64, limit int) ([]LoggedEv
 // since that no incident holds and no silence muted: what the detector's windows held
 // when it last wrote its cursor. It reads pages of 500.
 func (s *Store) ScanLogTail(ctx context.Context, since time.Time, upTo int64, fn func(schemas.Event) error) error {
-	var after int64 = -1
+	// Start at the first event of the window rather than at the start of the log. The
+	// unary plus makes both planners find the window by its timestamps (an index range)
+	// instead of walking the log from its start.
+	var first int64
+	if err := s.DB.NewSelect().Model((*eventModel)(nil)).ColumnExpr("COALESCE(MIN(+e.seq), 0)").
+		Where("e.timestamp >= ?", newDBTime(since)).Scan(ctx, &first); err != nil {
+		return fmt.Errorf("scan event log tail: %w", err)
+	}
+	after := first - 1
 	for {
 		var rows []eventModel
 		if err := s.DB.NewSelect().Model(&rows).
 			Where("e.seq > ? AND e.seq <= ?", after, upTo).
 			Where("e.timestamp >= ?", newDBTime(since)).
-			Where("e.incident_id IS NULL AND e.silence_id IS NULL").
+			Where(unindexed(s.DB, "e.incident_id") + " IS NULL AND " + unindexed(s.DB, "e.silence_id") + " IS NULL").
 			OrderExpr("e.seq ASC").
 			Limit(scanPageSize).
 			Scan(ctx); err != nil {

@@ -188,3 +188,37 @@ func TestOutboxCoalescesAndKeepsRowsChangedWhileDelivered(t *testing.T) {
 		require.Zero(t, st.Depth)
 	})
 }
+
+// TestAttachUsesThePrimaryKeyOnSQLite guards the plan of the detector's hottest statement:
+// with many unattached events stored, "incident_id IS NULL" must not be taken as the index
+// to search (each attachment would scan every unattached event).
+func TestAttachUsesThePrimaryKeyOnSQLite(t *testing.T) {
+	t.Parallel()
+	s := openTestStore(t, newTestDB(t, DialectSQLite))
+	ctx := context.Background()
+	events := make([]schemas.Event, 3000)
+	ids := make([]string, 500)
+	for i := range events {
+		events[i] = testEvent(fmt.Sprintf("e%05d", i), base)
+	}
+	for i := range ids {
+		ids[i] = events[i].EventID
+	}
+	_, err := s.InsertEvents(ctx, events, base)
+	require.NoError(t, err)
+	var plan []struct {
+		ID      int    `bun:"id"`
+		Parent  int    `bun:"parent"`
+		NotUsed int    `bun:"notused"`
+		Detail  string `bun:"detail"`
+	}
+	require.NoError(t, s.DB.NewRaw("EXPLAIN QUERY PLAN "+attachQuery(s.DB, "inc_x", ids).String()).Scan(ctx, &plan))
+	require.NotEmpty(t, plan)
+	for _, p := range plan {
+		require.NotContains(t, p.Detail, "events_incident_id_idx", "plan: %+v", plan)
+	}
+	require.Contains(t, plan[0].Detail, "sqlite_autoindex_events_1")
+	n, err := s.AttachEvents(ctx, "inc_x", ids)
+	require.NoError(t, err)
+	require.Equal(t, 500, n)
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/mahavishnu/mahavishnu/schemas"
 )
@@ -300,11 +301,7 @@ func (s *Store) AttachEvents(ctx context.Context, incidentID string, eventIDs []
 func attachEvents(ctx context.Context, db bun.IDB, incidentID string, eventIDs []string) (int, error) {
 	changed := 0
 	for chunk := range slices.Chunk(eventIDs, writeChunk) {
-		res, err := db.NewUpdate().Model((*eventModel)(nil)).
-			Set("incident_id = ?", incidentID).
-			Where("event_id IN (?)", bun.In(chunk)).
-			Where("incident_id IS NULL").
-			Exec(ctx)
+		res, err := attachQuery(db, incidentID, chunk).Exec(ctx)
 		if err != nil {
 			return changed, err
 		}
@@ -326,6 +323,26 @@ func (s *Store) CountEvents(ctx context.Context, f EventFilter) (int, error) {
 		return 0, fmt.Errorf("count events: %w", err)
 	}
 	return n, nil
+}
+
+// attachQuery sets incident_id on the events of ids that have none.
+func attachQuery(db bun.IDB, incidentID string, ids []string) *bun.UpdateQuery {
+	return db.NewUpdate().Model((*eventModel)(nil)).
+		Set("incident_id = ?", incidentID).
+		Where("event_id IN (?)", bun.In(ids)).
+		Where(unindexed(db, "incident_id") + " IS NULL")
+}
+
+// unindexed keeps SQLite's planner from using the index on col for this term. Without
+// statistics it takes "incident_id IS NULL" (every unattached event) for a selective index
+// once an IN list of IDs is longer than a few dozen, and scans every unattached event for
+// each attachment: measured, the storm fell from 19,000 to 540 events/s with 200,000
+// unattached events stored. PostgreSQL plans from statistics: col is left as it is.
+func unindexed(db bun.IDB, col string) string {
+	if db.Dialect().Name() == dialect.SQLite {
+		return "+" + col
+	}
+	return col
 }
 
 func clampLimit(n int) int {
