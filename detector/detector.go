@@ -32,6 +32,7 @@ package detector
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -412,4 +413,27 @@ func (d *Detector) LongestWindow() time.Duration {
 		longest = max(longest, cr.window)
 	}
 	return time.Duration(longest)
+}
+
+// EventTypes lists the event types some enabled rule looks at (with the recovery types
+// when a rule requires consecutive events), sorted: the manager reads only those from the
+// event log. Other events cannot change any window.
+func (d *Detector) EventTypes() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	types := make([]string, 0, len(d.byType)+4)
+	for t := range d.byType {
+		types = append(types, t)
+	}
+	if len(d.recover) > 0 {
+		for _, t := range []string{"recovery", "resolved", "service_up", "ok"} {
+			if schemas.IsRecoveryEvent(t) {
+				if _, ok := d.byType[t]; !ok {
+					types = append(types, t)
+				}
+			}
+		}
+	}
+	sort.Strings(types)
+	return types
 }

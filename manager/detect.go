@@ -27,6 +27,9 @@ import (
 const (
 	// detectBatch is the most events one detector transaction handles.
 	detectBatch = 2000
+	// detectScan is the most sequence numbers one step reads over (most of them may be
+	// events no rule looks at, skipped by the database).
+	detectScan = 20000
 	// detectPoll is how often the loop looks at the log without being woken (events
 	// appended by another process on SQLite, or a lost PostgreSQL notification).
 	detectPoll = time.Second
@@ -46,6 +49,7 @@ type openIncident struct {
 type detectLoop struct {
 	m      *Manager
 	det    *detector.Detector
+	types  []string // det.EventTypes()
 	epoch  int64
 	cursor int64
 	open   map[string]*openIncident // fingerprint -> incident
@@ -138,7 +142,7 @@ func (l *detectLoop) rebuild(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("rebuild detector: %w", err)
 	}
-	l.det, l.open = det, make(map[string]*openIncident, len(open))
+	l.det, l.types, l.open = det, det.EventTypes(), make(map[string]*openIncident, len(open))
 	for _, o := range open {
 		det.Opened(o.Fingerprint)
 		l.open[o.Fingerprint] = &openIncident{id: o.IncidentID, workflowID: schemas.IncidentWorkflowID(o.Fingerprint),
@@ -182,7 +186,7 @@ func (l *detectLoop) run(ctx context.Context) error {
 	defer rulesTick.Stop()
 	failures := 0
 	for {
-		n, err := l.step(ctx)
+		more, err := l.step(ctx)
 		switch {
 		case errors.Is(err, store.ErrFenced):
 			return err
@@ -202,8 +206,8 @@ func (l *detectLoop) run(ctx context.Context) error {
 			continue
 		}
 		failures = 0
-		if n >= detectBatch {
-			continue // more is waiting
+		if more {
+			continue
 		}
 		select {
 		case <-ctx.Done():
@@ -233,25 +237,30 @@ func (l *detectLoop) run(ctx context.Context) error {
 	}
 }
 
-// step detects the next batch of the log and returns how many events it read.
-func (l *detectLoop) step(ctx context.Context) (int, error) {
-	batch, err := l.m.opts.Store.ReadLog(ctx, l.cursor, detectBatch)
-	if err != nil || len(batch) == 0 {
-		return 0, err
+// step detects the next part of the log and reports whether more is waiting. It reads
+// only the events some rule looks at (the others cannot change a window), at most
+// detectBatch of them, over at most detectScan sequence numbers.
+func (l *detectLoop) step(ctx context.Context) (more bool, err error) {
+	st := l.m.opts.Store
+	head, err := st.LogHead(ctx)
+	if err != nil || head <= l.cursor {
+		return false, err
+	}
+	upTo := min(head, l.cursor+detectScan)
+	batch, next, err := st.ReadDetectable(ctx, l.cursor, upTo, l.types, detectBatch)
+	if err != nil {
+		return false, err
 	}
 	var acts []detector.Action
 	for i := range batch {
-		if batch[i].Event.SilencedBy != "" {
-			continue // stored and counted, never detected
-		}
 		acts = l.det.Observe(&batch[i].Event, acts)
 	}
-	last := batch[len(batch)-1].Seq
-	if err := l.record(ctx, last, acts, batch); err != nil {
-		return 0, err
+	before := l.cursor
+	if err := l.record(ctx, next, acts, batch); err != nil {
+		return false, err
 	}
-	l.m.detectedEvents.Add(int64(len(batch)))
-	return len(batch), nil
+	l.m.detectedEvents.Add(next - before)
+	return next < head, nil
 }
 
 // record writes the actions and the cursor in one transaction and wakes the dispatcher.
@@ -415,6 +424,7 @@ func (l *detectLoop) applyRules(ctx context.Context, rules []schemas.Rule) error
 	if err := l.det.SetRules(rules); err != nil {
 		return fmt.Errorf("apply rules: %w", err)
 	}
+	l.types = l.det.EventTypes()
 	in := cloneRules(rules)
 	l.m.rules.Store(&in)
 	if acts := l.det.Tick(l.m.now(), nil); len(acts) > 0 {

@@ -315,11 +315,11 @@ func (m *Manager) Settle(ctx context.Context) error {
 	default:
 	}
 	for {
-		n, err := m.loop.step(ctx)
+		more, err := m.loop.step(ctx)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
+		if !more {
 			break
 		}
 	}

@@ -70,6 +70,40 @@ func (s *Store) ReadLog(ctx context.Context, after int64, limit int) ([]LoggedEv
 	return out, nil
 }
 
+// ReadDetectable returns, in seq order, up to limit events with after < seq <= upTo whose
+// type is one of types and that no silence muted, reading only the columns detection uses
+// (no metadata). next is how far the log was read: upTo when fewer than limit events
+// matched, else the last one's seq. Events of other types are skipped in the database.
+func (s *Store) ReadDetectable(ctx context.Context, after, upTo int64, types []string, limit int) (events []LoggedEvent, next int64, err error) {
+	if upTo <= after {
+		return nil, after, nil
+	}
+	if len(types) == 0 {
+		return nil, upTo, nil
+	}
+	var rows []eventModel
+	// The unary plus keeps SQLite on the seq range (the type index would need a sort).
+	if err := s.DB.NewSelect().Model(&rows).
+		Column("event_id", "timestamp", "event_type", "source", "severity", "message", "component", "seq").
+		Where("e.seq > ? AND e.seq <= ?", after, upTo).
+		Where(unindexed(s.DB, "e.event_type")+" IN (?)", bun.In(types)).
+		Where(unindexed(s.DB, "e.silence_id") + " IS NULL").
+		OrderExpr("e.seq ASC").
+		Limit(limit).
+		Scan(ctx); err != nil {
+		return nil, after, fmt.Errorf("read event log after %d: %w", after, err)
+	}
+	events = make([]LoggedEvent, len(rows))
+	for i := range rows {
+		events[i] = LoggedEvent{Seq: rows[i].Seq, Event: rows[i].event()}
+	}
+	next = upTo
+	if len(rows) == limit {
+		next = rows[len(rows)-1].Seq
+	}
+	return events, next, nil
+}
+
 // ScanLogTail calls fn, in seq order, for the events with seq <= upTo and timestamp >=
 // since that no incident holds and no silence muted: what the detector's windows held
 // when it last wrote its cursor. It reads pages of 500.

@@ -222,3 +222,40 @@ func TestAttachUsesThePrimaryKeyOnSQLite(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 500, n)
 }
+
+func TestReadDetectableSkipsOtherTypesAndSilenced(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		var events []schemas.Event
+		for i := range 10 {
+			ev := testEvent(fmt.Sprintf("e%02d", i), base)
+			if i%2 == 1 {
+				ev.EventType = "noise"
+			}
+			if i == 4 {
+				ev.SilencedBy = "sil_1"
+			}
+			events = append(events, ev)
+		}
+		_, err := s.InsertEvents(ctx, events, base)
+		require.NoError(t, err)
+		got, next, err := s.ReadDetectable(ctx, 0, 10, []string{"error"}, 100)
+		require.NoError(t, err)
+		require.EqualValues(t, 10, next, "the whole range was read")
+		var ids []string
+		for _, e := range got {
+			ids = append(ids, e.Event.EventID)
+			require.Empty(t, e.Event.Metadata, "metadata is not read for detection")
+		}
+		require.Equal(t, []string{"e00", "e02", "e06", "e08"}, ids)
+
+		got, next, err = s.ReadDetectable(ctx, 0, 10, []string{"error"}, 2)
+		require.NoError(t, err)
+		require.Len(t, got, 2)
+		require.Equal(t, got[1].Seq, next, "a full batch stops at its last event")
+		got, next, err = s.ReadDetectable(ctx, 3, 10, nil, 100)
+		require.NoError(t, err)
+		require.Empty(t, got, "no rule looks at anything")
+		require.EqualValues(t, 10, next)
+	})
+}
