@@ -1,3 +1,11 @@
+CREATE INDEX IF NOT EXISTS events_event_type_timestamp_idx ON events (event_type, timestamp);
+
+--bun:split
+
+CREATE INDEX IF NOT EXISTS events_source_timestamp_idx ON events (source, timestamp);
+
+--bun:split
+
 ALTER TABLE incidents DROP COLUMN max_event_severity;
 
 --bun:split
