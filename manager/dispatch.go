@@ -154,7 +154,7 @@ func (d *dispatcher) round(ctx context.Context) (time.Time, error) {
 // deliver sends rows concurrently and records each outcome.
 func (d *dispatcher) deliver(ctx context.Context, rows []store.OutboxRow, now time.Time) error {
 	st := d.m.opts.Store
-	var attachIDs []string
+	var ids []string
 	var send []store.OutboxRow
 	for _, r := range rows {
 		if r.Kind == store.OutboxAttach {
@@ -167,11 +167,12 @@ func (d *dispatcher) deliver(ctx context.Context, rows []store.OutboxRow, now ti
 				}
 				continue
 			}
-			attachIDs = append(attachIDs, r.IncidentID)
 		}
+		ids = append(ids, r.IncidentID)
 		send = append(send, r)
 	}
-	counters, err := st.IncidentCounters(ctx, attachIDs)
+	// One read for the whole round: openings carry the counters too.
+	counters, err := st.IncidentCounters(ctx, ids)
 	if err != nil {
 		return err
 	}
@@ -204,7 +205,7 @@ func (d *dispatcher) deliverOne(ctx context.Context, r store.OutboxRow, counters
 	var drop bool
 	switch r.Kind {
 	case store.OutboxOpen:
-		err = d.open(cctx, r)
+		err = d.open(cctx, r, counters)
 	case store.OutboxAttach:
 		err = d.m.opts.Client.SignalWorkflow(cctx, r.WorkflowID, "", schemas.SignalEventsAttached, counters)
 		var notFound *serviceerror.NotFound
@@ -259,7 +260,7 @@ func (e *waitError) Error() string { return e.reason }
 
 // open starts the incident's workflow with SignalWithStartWorkflow, unless the previous
 // incident of the same fingerprint still runs under the same workflow ID.
-func (d *dispatcher) open(ctx context.Context, r store.OutboxRow) error {
+func (d *dispatcher) open(ctx context.Context, r store.OutboxRow, counters schemas.EventsAttached) error {
 	var p openPayload
 	if err := json.Unmarshal(r.Payload, &p); err != nil {
 		return fmt.Errorf("outbox row %d: bad payload: %w", r.ID, err)
@@ -277,17 +278,13 @@ func (d *dispatcher) open(ctx context.Context, r store.OutboxRow) error {
 			return &waitError{d: previousRunWait, reason: "the previous incident " + p.Previous + " of this fingerprint is still finishing"}
 		}
 	}
-	counters, err := d.m.opts.Store.IncidentCounters(ctx, []string{r.IncidentID})
-	if err != nil {
-		return err
-	}
 	opts := client.StartWorkflowOptions{
 		ID:                    r.WorkflowID,
 		TaskQueue:             d.m.opts.TaskQueue,
 		TypedSearchAttributes: workflows.SearchAttributes(p.Input),
 		Memo:                  map[string]any{memoIncidentID: p.Input.IncidentID},
 	}
-	_, err = tc.SignalWithStartWorkflow(ctx, r.WorkflowID, schemas.SignalEventsAttached, counters[r.IncidentID],
+	_, err := tc.SignalWithStartWorkflow(ctx, r.WorkflowID, schemas.SignalEventsAttached, counters,
 		opts, schemas.IncidentWorkflowType, p.Input)
 	return err
 }
