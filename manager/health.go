@@ -98,16 +98,7 @@ func (m *Manager) Health() Health {
 
 func (h *healthState) run(ctx context.Context) {
 	go h.temporalLoop(ctx)
-	t := time.NewTicker(healthEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			h.refresh(ctx)
-		}
-	}
+	every(ctx, healthEvery, func() { h.refresh(ctx) })
 }
 
 // temporalLoop checks Temporal in its own goroutine, so a hanging call never delays the

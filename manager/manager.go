@@ -281,14 +281,7 @@ func (m *Manager) detectorRole(ctx context.Context) {
 // refreshLoop re-reads the silences (and, without the detector role, the rules) that
 // other processes change in the shared store.
 func (m *Manager) refreshLoop(ctx context.Context) {
-	t := time.NewTicker(rulesPoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, rulesPoll, func() {
 		if err := m.loadSilences(ctx); err != nil && ctx.Err() == nil {
 			m.logger.Warn("reload silences from the store", "error", err)
 		}
@@ -296,6 +289,20 @@ func (m *Manager) refreshLoop(ctx context.Context) {
 			if rules, err := m.opts.Store.Rules(ctx); err == nil && len(rules) > 0 {
 				m.rules.Store(&rules)
 			}
+		}
+	})
+}
+
+// every calls fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
 		}
 	}
 }

@@ -18,13 +18,7 @@ import (
 //	go test ./store/ -run '^$' -bench BenchmarkInsertEvents50 -benchtime 2000x
 func BenchmarkInsertEvents50(b *testing.B) {
 	const batch = 50
-	// Keep the migration log line out of the benchmark output (benchstat reads it).
-	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.DiscardHandler))
-	b.Cleanup(func() { slog.SetDefault(prev) })
-	s, err := Open(context.Background(), "sqlite:///bench.db", b.TempDir())
-	require.NoError(b, err)
-	b.Cleanup(func() { require.NoError(b, s.Close()) })
+	s := benchStore(b)
 	ctx := context.Background()
 	now := time.Now()
 	events := make([]schemas.Event, batch)
@@ -55,12 +49,7 @@ func BenchmarkInsertEvents50(b *testing.B) {
 // (about what 16 clients posting batches of 50 give per commit). ns/op is per group.
 func BenchmarkAppendGroup1000(b *testing.B) {
 	const group = 1000
-	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.DiscardHandler))
-	b.Cleanup(func() { slog.SetDefault(prev) })
-	s, err := Open(context.Background(), "sqlite:///bench.db", b.TempDir())
-	require.NoError(b, err)
-	b.Cleanup(func() { require.NoError(b, s.Close()) })
+	s := benchStore(b)
 	ctx := context.Background()
 	now := time.Now()
 	events := make([]schemas.Event, group)
@@ -77,4 +66,17 @@ func BenchmarkAppendGroup1000(b *testing.B) {
 		ops++
 	}
 	b.ReportMetric(float64(group*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// benchStore opens a SQLite store in a temp dir, keeping the migration log line out of the
+// benchmark output (benchstat reads it).
+func benchStore(b *testing.B) *Store {
+	b.Helper()
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	b.Cleanup(func() { slog.SetDefault(prev) })
+	s, err := Open(context.Background(), "sqlite:///bench.db", b.TempDir())
+	require.NoError(b, err)
+	b.Cleanup(func() { require.NoError(b, s.Close()) })
+	return s
 }
