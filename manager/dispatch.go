@@ -180,25 +180,36 @@ func (d *dispatcher) deliver(ctx context.Context, rows []store.OutboxRow, now ti
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
+	var done []store.OutboxRow
 	for _, r := range send {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			if err := d.deliverOne(ctx, r, counters[r.IncidentID]); err != nil {
-				mu.Lock()
+			ok, err := d.deliverOne(ctx, r, counters[r.IncidentID])
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
 				errs = append(errs, err)
-				mu.Unlock()
+			}
+			if ok {
+				done = append(done, r)
 			}
 		}()
 	}
 	wg.Wait()
+	// One transaction for the round's deliveries (a row lost by a crash before this is
+	// sent again: openings and counters are idempotent).
+	if _, err := st.CompleteOutboxRows(ctx, done); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
-// deliverOne sends one row; a Temporal failure schedules a retry (an error is returned
-// only when the store cannot record the outcome).
-func (d *dispatcher) deliverOne(ctx context.Context, r store.OutboxRow, counters schemas.EventsAttached) error {
+// deliverOne sends one row and reports whether it is done (delivered, or dropped because
+// its workflow is over); a Temporal failure schedules a retry (an error is returned only
+// when the store cannot record the outcome).
+func (d *dispatcher) deliverOne(ctx context.Context, r store.OutboxRow, counters schemas.EventsAttached) (bool, error) {
 	st := d.m.opts.Store
 	cctx, cancel := context.WithTimeout(ctx, callTimeout)
 	var err error
@@ -219,7 +230,7 @@ func (d *dispatcher) deliverOne(ctx context.Context, r store.OutboxRow, counters
 	}
 	cancel()
 	if ctx.Err() != nil {
-		return nil // stopping: the row stays for the next start
+		return false, nil // stopping: the row stays for the next start
 	}
 	if err != nil {
 		d.failures.Add(1)
@@ -231,7 +242,7 @@ func (d *dispatcher) deliverOne(ctx context.Context, r store.OutboxRow, counters
 			d.m.health.markTemporalUnreachable()
 			d.m.recordError(fmt.Errorf("deliver %s of %s to Temporal (attempt %d): %w", r.Kind, r.IncidentID, r.Attempts+1, err))
 		}
-		return st.RetryOutbox(ctx, r, next, err.Error())
+		return false, st.RetryOutbox(ctx, r, next, err.Error())
 	}
 	if !drop {
 		d.mu.Lock()
@@ -246,8 +257,7 @@ func (d *dispatcher) deliverOne(ctx context.Context, r store.OutboxRow, counters
 			d.signalsAttach.Add(1)
 		}
 	}
-	_, err = st.CompleteOutbox(ctx, r)
-	return err
+	return true, nil
 }
 
 // waitError asks for a retry after d without counting it as a failure.

@@ -100,14 +100,38 @@ func (s *Store) NextOutboxAttempt(ctx context.Context) (time.Time, error) {
 // CompleteOutbox deletes a delivered row, unless it changed since it was read (then it
 // stays, to be delivered again with the new content). It reports whether it deleted.
 func (s *Store) CompleteOutbox(ctx context.Context, r OutboxRow) (bool, error) {
-	res, err := s.DB.NewDelete().Model((*outboxModel)(nil)).
-		Where("id = ? AND change = ?", r.ID, r.Change).
-		Exec(ctx)
-	if err != nil {
-		return false, fmt.Errorf("complete outbox row %d: %w", r.ID, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := s.CompleteOutboxRows(ctx, []OutboxRow{r})
 	return n > 0, err
+}
+
+// CompleteOutboxRows is CompleteOutbox for several rows in one transaction; it returns how
+// many it deleted.
+func (s *Store) CompleteOutboxRows(ctx context.Context, rows []OutboxRow) (int, error) {
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	deleted := 0
+	err := s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		deleted = 0
+		for _, r := range rows {
+			res, err := tx.NewDelete().Model((*outboxModel)(nil)).
+				Where("id = ? AND change = ?", r.ID, r.Change).
+				Exec(ctx)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			deleted += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("complete %d outbox rows: %w", len(rows), err)
+	}
+	return deleted, nil
 }
 
 // RetryOutbox records a failed delivery and when to try again.
