@@ -186,6 +186,15 @@ func (l *detectLoop) run(ctx context.Context) error {
 	defer rulesTick.Stop()
 	failures := 0
 	for {
+		// Rules handed over before an event was stored apply to it: take them first.
+		select {
+		case rules := <-l.rules:
+			if err := l.applyRules(ctx, rules); err != nil && ctx.Err() == nil {
+				l.m.recordError(err)
+			}
+			tick.Reset(l.m.checkInterval(l.det))
+		default:
+		}
 		more, err := l.step(ctx)
 		switch {
 		case errors.Is(err, store.ErrFenced):
@@ -215,7 +224,7 @@ func (l *detectLoop) run(ctx context.Context) error {
 		case <-l.wake:
 		case <-poll.C:
 		case rules := <-l.rules:
-			if err := l.applyRules(ctx, rules); err != nil {
+			if err := l.applyRules(ctx, rules); err != nil && ctx.Err() == nil {
 				l.m.recordError(err)
 			}
 			tick.Reset(l.m.checkInterval(l.det))
@@ -226,11 +235,15 @@ func (l *detectLoop) run(ctx context.Context) error {
 			tick.Reset(l.m.checkInterval(l.det))
 		case <-tick.C:
 			if acts := l.det.Tick(l.m.now(), nil); len(acts) > 0 {
-				if err := l.record(ctx, l.cursor, acts, nil); err != nil && !errors.Is(err, store.ErrFenced) {
+				err := l.record(ctx, l.cursor, acts, nil)
+				switch {
+				case errors.Is(err, store.ErrFenced):
+					return err
+				case err != nil && ctx.Err() != nil:
+					return ctx.Err()
+				case err != nil:
 					l.m.recordError(fmt.Errorf("detect: re-evaluation: %w", err))
 					_ = l.rebuild(ctx)
-				} else if err != nil {
-					return err
 				}
 			}
 		}
