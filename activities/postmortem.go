@@ -42,7 +42,7 @@ func (a *Activities) postMortem(ctx context.Context, in StageInput) (StageResult
 	if n := stored.EventCount - inc.EventCount; n > 0 {
 		// Attached after the workflow's last report: the timeline says so too.
 		late := schemas.TimelineEntry{IncidentID: id, At: time.Now().UTC(), Kind: schemas.TimelineEventsAdded,
-			Actor: "mahavishnu", Message: fmt.Sprintf("+%d events (%d in all)", n, stored.EventCount), Key: "events/postmortem"}
+			Actor: "mahavishnu", Message: fmt.Sprintf("+%s (%d in all)", schemas.EventsCount(n), stored.EventCount), Key: "events/postmortem"}
 		if err := a.Store.AddTimeline(ctx, late); err != nil {
 			return StageResult{}, err
 		}

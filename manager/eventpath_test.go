@@ -18,33 +18,55 @@ import (
 
 func TestGroupCommitSharesOneTransactionAmongConcurrentCallers(t *testing.T) {
 	tm := newTestManager(t, nil)
+	ctx := context.Background()
+	// Hold the store's one connection, so that the callers queue behind a commit the way
+	// they do under load, whatever the scheduler does.
+	conn, err := tm.st.DB.Conn(ctx)
+	require.NoError(t, err)
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			require.NoError(t, conn.Close())
+		}
+	}
+	t.Cleanup(release)
 	const callers = 32
 	var wg sync.WaitGroup
 	ids := make([][]string, callers)
 	errs := make([]error, callers)
-	start := make(chan struct{})
 	for i := range callers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			<-start
-			ids[i], errs[i] = tm.SubmitEvents(context.Background(), []schemas.Event{
+			ids[i], errs[i] = tm.SubmitEvents(ctx, []schemas.Event{
 				{EventType: "noise", Source: fmt.Sprintf("s%d", i)}, {EventType: "noise", Source: fmt.Sprintf("s%d", i)}})
 		}()
 	}
-	close(start)
+	// The committer took the first request(s) and waits for the connection; the rest queue.
+	// Release once the queue has stopped growing for 100 ms.
+	deadline := time.Now().Add(10 * time.Second)
+	queued, since := 0, time.Now()
+	for queued == 0 || time.Since(since) < 100*time.Millisecond {
+		require.True(t, time.Now().Before(deadline), "callers did not queue: %d", queued)
+		if n := len(tm.commit.requests); n != queued {
+			queued, since = n, time.Now()
+		}
+		time.Sleep(time.Millisecond)
+	}
+	require.GreaterOrEqual(t, queued, callers/2)
+	release()
 	wg.Wait()
 	for i := range callers {
 		require.NoError(t, errs[i])
 		require.Len(t, ids[i], 2)
 	}
-	commits := tm.commit.commits.Load()
-	require.Less(t, commits, int64(callers), "concurrent callers share commits")
+	require.EqualValues(t, 2, tm.commit.commits.Load(), "the first group's commit, then one for all that queued behind it")
 	require.EqualValues(t, 2*callers, tm.commit.events.Load())
-	n, err := tm.st.CountEvents(context.Background(), store.EventFilter{})
+	n, err := tm.st.CountEvents(ctx, store.EventFilter{})
 	require.NoError(t, err)
 	require.Equal(t, 2*callers, n)
-	head, err := tm.st.LogHead(context.Background())
+	head, err := tm.st.LogHead(ctx)
 	require.NoError(t, err)
 	require.EqualValues(t, 2*callers, head, "sequence numbers are dense when nothing is re-sent")
 }

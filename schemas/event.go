@@ -277,3 +277,11 @@ func DecodeEvents(body []byte) ([]Event, error) {
 	}
 	return events, nil
 }
+
+// EventsCount says "1 event" or "N events".
+func EventsCount(n int) string {
+	if n == 1 {
+		return "1 event"
+	}
+	return fmt.Sprintf("%d events", n)
+}

@@ -143,7 +143,7 @@ func (w *incident) eventsEntry(ctx workflow.Context) (schemas.TimelineEntry, boo
 	}
 	var parts []string
 	if n.events > 0 {
-		parts = append(parts, fmt.Sprintf("+%d events (%d in all)", n.events, w.inc.EventCount))
+		parts = append(parts, fmt.Sprintf("+%s (%d in all)", schemas.EventsCount(n.events), w.inc.EventCount))
 	}
 	switch len(n.components) {
 	case 0:
