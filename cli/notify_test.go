@@ -3,19 +3,13 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/mahavishnu/mahavishnu/activities"
 	"github.com/mahavishnu/mahavishnu/config"
@@ -23,6 +17,7 @@ import (
 	"github.com/mahavishnu/mahavishnu/notify/notifytest"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
+	"github.com/mahavishnu/mahavishnu/store/storetest"
 )
 
 func testNotifyInput(sev schemas.Severity) activities.NotifyInput {
@@ -93,31 +88,7 @@ func sharedStores(t *testing.T, dialect string) (*store.Store, *store.Store) {
 // whose connections use it. PostgreSQL is required: the test fails when it is unreachable.
 func testPostgresSchema(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("MAHAVISHNU_TEST_POSTGRES_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(base)))
-	t.Cleanup(func() { _ = admin.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	buf := make([]byte, 6)
-	_, _ = rand.Read(buf)
-	schema := "cli_test_" + hex.EncodeToString(buf)
-	_, err = admin.ExecContext(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err, "PostgreSQL at %s: create schema", u.Redacted())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE")
-		require.NoError(t, err)
-	})
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return storetest.NewSchema(t, "cli_test").URL
 }
 
 // TestStoreThrottleState runs the ThrottleState contract over the store, each handle a

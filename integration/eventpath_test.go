@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,8 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mahavishnu/mahavishnu/store/storetest"
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun/driver/pgdriver"
 )
 
 // logBuffer collects a child's output; safe for concurrent use.
@@ -423,46 +422,13 @@ func openSQLiteStore(t *testing.T, path string) *storeDB {
 	return &storeDB{db: db}
 }
 
-// testPostgresURL is the PostgreSQL the cluster tests use (trust authentication), unless
-// MAHAVISHNU_TEST_POSTGRES_URL names another. As in the store tests, PostgreSQL is
-// required: the tests fail, never skip, when it is unreachable.
-func testPostgresURL() string {
-	if u := os.Getenv("MAHAVISHNU_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
-
 // newPostgresSchema creates a fresh schema for one test and drops it when the test ends
 // (register it before starting processes, so that they are gone by then). It returns the
 // INCIDENT_DATABASE_URL for the schema (search_path) and a reader.
 func newPostgresSchema(t *testing.T, prefix string) (string, *storeDB) {
 	t.Helper()
-	base := testPostgresURL()
-	u, err := url.Parse(base)
-	require.NoError(t, err, "MAHAVISHNU_TEST_POSTGRES_URL is not a valid URL")
-	db := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(base)))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		_ = db.Close()
-		t.Fatalf("PostgreSQL at %s is unreachable: start it or point MAHAVISHNU_TEST_POSTGRES_URL at one (the cluster test needs it): %v", u.Redacted(), err)
-	}
-	schema := fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
-	_, err = db.ExecContext(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := db.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		_ = db.Close()
-	})
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), &storeDB{db: db, schema: schema}
+	schema := storetest.NewSchema(t, prefix)
+	return schema.URL, &storeDB{db: schema.Admin, schema: schema.Name}
 }
 
 func (s *storeDB) table(name string) string {

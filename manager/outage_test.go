@@ -2,23 +2,19 @@ package manager
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
+	"github.com/mahavishnu/mahavishnu/store/storetest"
 )
 
 // cutProxy forwards TCP to target until cut; while cut it refuses and drops connections,
@@ -80,26 +76,12 @@ func (p *cutProxy) setCut(cut bool) {
 // acknowledged; once PostgreSQL is reachable again, ingest and detection go on by
 // themselves.
 func TestStoreOutageIsA503AndRecoversWithoutRestart(t *testing.T) {
-	base := os.Getenv("MAHAVISHNU_TEST_POSTGRES_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	u, err := url.Parse(base)
+	schema := storetest.NewSchema(t, "manager_test")
+	u, err := url.Parse(schema.URL)
 	require.NoError(t, err)
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(base)))
-	t.Cleanup(func() { _ = admin.Close() })
-	buf := make([]byte, 6)
-	_, _ = rand.Read(buf)
-	schema := "manager_test_" + hex.EncodeToString(buf)
-	_, err = admin.Exec("CREATE SCHEMA " + schema)
-	require.NoError(t, err, "PostgreSQL is required for this test")
-	t.Cleanup(func() { _, _ = admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
 
 	proxy := newCutProxy(t, u.Host)
 	u.Host = proxy.ln.Addr().String()
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
 	ctx := context.Background()
 	st, err := store.Open(ctx, u.String(), "")
 	require.NoError(t, err)

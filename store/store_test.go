@@ -2,32 +2,16 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/mahavishnu/mahavishnu/schemas"
+	"github.com/mahavishnu/mahavishnu/store/storetest"
 )
-
-// defaultTestPostgresURL is the PostgreSQL the tests use unless
-// MAHAVISHNU_TEST_POSTGRES_URL names another. PostgreSQL is required: tests fail, never
-// skip, when it is unreachable.
-const defaultTestPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-func testPostgresURL() string {
-	if u := os.Getenv("MAHAVISHNU_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return defaultTestPostgresURL
-}
 
 // testDB is an empty database of one dialect, private to one test.
 type testDB struct {
@@ -70,33 +54,7 @@ func newTestDB(t *testing.T, dialect string) testDB {
 // use it (search_path), so tests run in parallel and repeatedly without interfering.
 func newPostgresSchema(t *testing.T) string {
 	t.Helper()
-	base := testPostgresURL()
-	u, err := url.Parse(base)
-	require.NoError(t, err, "MAHAVISHNU_TEST_POSTGRES_URL is not a valid URL")
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(base)))
-	t.Cleanup(func() { _ = admin.Close() })
-
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	require.NoError(t, admin.PingContext(ctx),
-		"PostgreSQL at %s is unreachable: start it or point MAHAVISHNU_TEST_POSTGRES_URL at one (the store tests need it)", u.Redacted())
-
-	buf := make([]byte, 6)
-	_, _ = rand.Read(buf)
-	schema := "store_test_" + hex.EncodeToString(buf)
-	_, err = admin.ExecContext(ctx, "CREATE SCHEMA "+schema)
-	require.NoError(t, err, "create schema %s", schema)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE")
-		require.NoError(t, err, "drop schema %s", schema)
-	})
-
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return storetest.NewSchema(t, "store_test").URL
 }
 
 func openTestStore(t *testing.T, db testDB) *Store {
