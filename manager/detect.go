@@ -35,6 +35,10 @@ const (
 	detectPoll = time.Second
 	// rulesPoll is how often the loop re-reads rules and silences changed elsewhere.
 	rulesPoll = 5 * time.Second
+	// cursorPersistEvery bounds how long the cursor may run ahead of the stored one over
+	// events that decided nothing. Nothing is lost by it: after a crash the detector reads
+	// those events again from the stored cursor and decides the same (nothing).
+	cursorPersistEvery = time.Second
 )
 
 // openIncident is what the detect loop keeps of an open incident.
@@ -52,7 +56,10 @@ type detectLoop struct {
 	types  []string // det.EventTypes()
 	epoch  int64
 	cursor int64
-	open   map[string]*openIncident // fingerprint -> incident
+	// persisted is the cursor as stored, and persistedAt when it was written.
+	persisted   int64
+	persistedAt time.Time
+	open        map[string]*openIncident // fingerprint -> incident
 
 	wake  chan struct{} // an append committed
 	rules chan []schemas.Rule
@@ -121,7 +128,7 @@ func (l *detectLoop) claim(ctx context.Context, holder string) error {
 	if err != nil {
 		return err
 	}
-	l.epoch, l.cursor = epoch, cursor
+	l.epoch, l.cursor, l.persisted, l.persistedAt = epoch, cursor, cursor, time.Now()
 	return l.rebuild(ctx)
 }
 
@@ -223,6 +230,11 @@ func (l *detectLoop) run(ctx context.Context) error {
 			return ctx.Err()
 		case <-l.wake:
 		case <-poll.C:
+			if err := l.flush(ctx); errors.Is(err, store.ErrFenced) {
+				return err
+			} else if err != nil && ctx.Err() == nil {
+				l.m.recordError(fmt.Errorf("detect: store the cursor: %w", err))
+			}
 		case rules := <-l.rules:
 			if err := l.applyRules(ctx, rules); err != nil && ctx.Err() == nil {
 				l.m.recordError(err)
@@ -269,11 +281,22 @@ func (l *detectLoop) step(ctx context.Context) (more bool, err error) {
 		acts = l.det.Observe(&batch[i].Event, acts)
 	}
 	before := l.cursor
-	if err := l.record(ctx, next, acts, batch); err != nil {
+	if len(acts) == 0 && time.Since(l.persistedAt) < cursorPersistEvery {
+		// Nothing decided: the stored cursor catches up within cursorPersistEvery (flush).
+		l.cursor = next
+	} else if err := l.record(ctx, next, acts, batch); err != nil {
 		return false, err
 	}
 	l.m.detectedEvents.Add(next - before)
 	return next < head, nil
+}
+
+// flush stores the cursor when it ran ahead of the stored one.
+func (l *detectLoop) flush(ctx context.Context) error {
+	if l.cursor <= l.persisted {
+		return nil
+	}
+	return l.record(ctx, l.cursor, nil, nil)
 }
 
 // record writes the actions and the cursor in one transaction and wakes the dispatcher.
@@ -289,6 +312,7 @@ func (l *detectLoop) record(ctx context.Context, cursor int64, acts []detector.A
 		return err
 	}
 	l.cursor = max(l.cursor, cursor)
+	l.persisted, l.persistedAt = max(l.persisted, cursor), time.Now()
 	l.m.incidentsOpened.Add(int64(opened))
 	l.m.eventsAttached.Add(int64(attached))
 	if opened > 0 || attached > 0 {

@@ -330,6 +330,9 @@ func (m *Manager) Settle(ctx context.Context) error {
 			break
 		}
 	}
+	if err := m.loop.flush(ctx); err != nil {
+		return err
+	}
 	_, err := m.dispatch.round(ctx)
 	return err
 }
