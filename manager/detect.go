@@ -196,9 +196,7 @@ func (l *detectLoop) run(ctx context.Context) error {
 		// Rules handed over before an event was stored apply to it: take them first.
 		select {
 		case rules := <-l.rules:
-			if err := l.applyRules(ctx, rules); err != nil && ctx.Err() == nil {
-				l.m.recordError(err)
-			}
+			l.applyRulesOrRebuild(ctx, rules)
 			tick.Reset(l.m.checkInterval(l.det))
 		default:
 		}
@@ -236,13 +234,12 @@ func (l *detectLoop) run(ctx context.Context) error {
 				l.m.recordError(fmt.Errorf("detect: store the cursor: %w", err))
 			}
 		case rules := <-l.rules:
-			if err := l.applyRules(ctx, rules); err != nil && ctx.Err() == nil {
-				l.m.recordError(err)
-			}
+			l.applyRulesOrRebuild(ctx, rules)
 			tick.Reset(l.m.checkInterval(l.det))
 		case <-rulesTick.C:
-			if err := l.syncRules(ctx); err != nil {
+			if err := l.syncRules(ctx); err != nil && ctx.Err() == nil {
 				l.m.logger.Warn("reload rules from the store", "error", err)
+				_ = l.rebuild(ctx) // the windows may have moved ahead of what was recorded
 			}
 			tick.Reset(l.m.checkInterval(l.det))
 		case <-tick.C:
@@ -468,6 +465,19 @@ func (l *detectLoop) applyRules(ctx context.Context, rules []schemas.Rule) error
 		return l.record(ctx, l.cursor, acts, nil)
 	}
 	return nil
+}
+
+// applyRulesOrRebuild applies rules; when that fails (the re-evaluation could not be
+// recorded), the detector starts over from the store, which holds the new rules already.
+func (l *detectLoop) applyRulesOrRebuild(ctx context.Context, rules []schemas.Rule) {
+	err := l.applyRules(ctx, rules)
+	if err == nil || ctx.Err() != nil {
+		return
+	}
+	l.m.recordError(err)
+	if rerr := l.rebuild(ctx); rerr != nil && ctx.Err() == nil {
+		l.m.recordError(rerr)
+	}
 }
 
 // syncRules applies the rules and silences another process changed in the store.
