@@ -72,7 +72,9 @@ func NewApp(opts Options) *cli.App {
 			env.close()
 			return nil
 		},
-		Commands: []*cli.Command{incidentsCommand(env), dbCommand(env), temporalCommand(env)},
+		Commands: []*cli.Command{incidentsCommand(env), dbCommand(env), temporalCommand(env),
+			proceduresCommand(env), // issue 13: procedure tests
+		},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			if err == nil {
 				return
