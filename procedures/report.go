@@ -17,7 +17,9 @@ func WriteText(w io.Writer, results []*Result) error {
 			fmt.Fprintf(&b, "  ERROR %s\n", r.Error)
 		}
 		for _, s := range r.Steps {
-			if !s.Passed {
+			if s.Passed {
+				fmt.Fprintf(&b, "  PASS  step %s %s: %s\n", s.At, s.Step, s.Outcome)
+			} else {
 				fmt.Fprintf(&b, "  FAIL  step %s %s (line %d): %s\n", s.At, s.Step, s.Line, s.Outcome)
 			}
 		}
