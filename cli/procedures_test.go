@@ -56,3 +56,99 @@ func TestProcedureExamples(t *testing.T) {
 	}
 	_ = os.Stdout
 }
+
+// base is a scenario exercising every expectation kind; expect is filled in per test.
+const base = `name: every expectation kind
+config:
+  overrides:
+    incident_response:
+      auto_remediation: true
+      remediation: {approval_timeout_seconds: 300}
+      escalation:
+        ack_targets_minutes: {critical: 15}
+        levels:
+          - {name: primary, channels: [slack, pagerduty], targets: [alice]}
+          - {name: secondary, channels: [slack, pagerduty], targets: [bob]}
+          - {name: manager, channels: [slack], targets: [carol], delay_minutes: 30}
+events:
+  - {at: 0s, repeat: 5, every: 5s, event_type: service_down, source: auth_service, severity: critical}
+responders:
+  - at: 2m
+    approve: {action: restart_service, by: alice}
+  - at: 20m
+    acknowledge: {by: alice}
+  - at: 40m
+    resolve: {by: alice, notes: restarted}
+expect:
+`
+
+// kinds holds, per expectation kind, one that passes on base and a mutated copy that
+// fails, with what its failure must say.
+var kinds = []struct {
+	kind, pass, fail string
+	expected, happened string
+}{
+	{"opened", `opened: {type: service_down, severity: critical, source: auth_service, within: 1m}`,
+		`opened: {type: service_down, severity: high, within: 1m}`,
+		"incident (type service_down, severity high) within +1m", "severity critical, not high"},
+	{"stage", `stage: {name: remediate, within: 10s}`, `stage: {name: recover, within: 1m}`,
+		"stage recover within +1m", "stage recover at +5m: not within +1m"},
+	{"acknowledged", `acknowledged: {by: alice, at: 20m}`, `acknowledged: {by: bob, at: 20m}`,
+		"acknowledgement (by bob) at +20m±1s", "acknowledged by alice at +20m (by alice, not bob)"},
+	{"escalated", `escalated: {level: 1, name: secondary, channels: [pagerduty, slack], targets: [bob], at: 15m}`,
+		`escalated: {level: 1, targets: [zed], at: 15m}`,
+		"escalation to level 1 (targets zed) at +15m±1s", "level 1 (secondary) via log, slack, pagerduty to bob at +15m (zed not paged)"},
+	{"escalated never", `escalated: {level: 2, never: true}`, `escalated: {level: 1, never: true}`,
+		"no escalation to level 1", "level 1 (secondary) via log, slack, pagerduty to bob at +15m"},
+	{"approval_requested", `approval_requested: {action: rollback, within: 10s}`, `approval_requested: {action: scale_up, within: 10s}`,
+		"approval request for scale_up within +10s", "approval of restart_service requested at +0s (action restart_service, not scale_up)"},
+	{"approval_expired", `approval_expired: {action: rollback, at: 5m}`, `approval_expired: {action: rollback, at: 3m}`,
+		"expired approval of rollback at +3m±1s", "approval of rollback expired (no decision within the approval timeout) at +5m: not at +3m±1s"},
+	{"action_run", `action_run: {action: restart_service, approved_by: alice, at: 2m}`,
+		`action_run: {action: restart_service, approved_by: bob, at: 2m}`,
+		"run of restart_service (approved_by bob) at +2m±1s", "(approved_by alice, not bob)"},
+	{"notified", `notified: {channel: pagerduty, kind: opened, within: 10s}`, `notified: {channel: email, kind: opened, within: 10s}`,
+		"notification (kind opened) sent to email within +10s", "opened to pagerduty at +0s (channel pagerduty, not email)"},
+	{"resolved", `resolved: {by: alice, at: 40m}`, `resolved: {by: alice, at: 30m}`,
+		"resolution (by alice) at +30m±1s", "resolved by alice at +40m: not at +30m±1s"},
+	{"postmortem", `postmortem: {sections: [Summary, Timeline], contains: [restarted]}`, `postmortem: {sections: [Lessons learned]}`,
+		"post-mortem with sections Lessons learned", "missing sections Lessons learned (has Summary, Impact"},
+	{"mtta", `mtta: {equals: 20m}`, `mtta: {max: 10m}`, "MTTA <= 10m", "MTTA 20m"},
+	{"mttr", `mttr: {min: 39m, max: 45m}`, `mttr: {max: 30m}`, "MTTR <= 30m", "MTTR 40m"},
+}
+
+func scenarioWith(expectations ...string) string {
+	s := base
+	for _, e := range expectations {
+		s += "  - " + e + "\n"
+	}
+	return s
+}
+
+func TestProcedureExpectationKindsPass(t *testing.T) {
+	var all []string
+	for _, k := range kinds {
+		all = append(all, k.pass)
+	}
+	res := runScenario(t, scenarioWith(all...))
+	require.True(t, res.Passed(), report(t, res))
+	require.Len(t, res.Checks, len(kinds))
+	require.Len(t, res.Steps, 3)
+}
+
+func TestProcedureExpectationKindsFailWithMessage(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(k.kind, func(t *testing.T) {
+			res := runScenario(t, scenarioWith(k.pass, k.fail))
+			require.False(t, res.Passed(), report(t, res))
+			require.Len(t, res.Checks, 2)
+			require.True(t, res.Checks[0].Passed, report(t, res))
+			c := res.Checks[1]
+			require.False(t, c.Passed)
+			require.Equal(t, k.expected, c.Expected)
+			require.Contains(t, c.Happened, k.happened)
+			require.Equal(t, 24, c.Line, "the failing expectation's line")
+			require.Contains(t, report(t, res), "FAIL  "+c.Name+" (line 24): expected "+k.expected+"; happened: ")
+		})
+	}
+}

@@ -19,6 +19,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/mahavishnu/mahavishnu/activities"
@@ -384,6 +385,8 @@ func (r *Runner) run(ctx context.Context, sc *Scenario) (*runObs, []StepOutcome,
 		timeout = 2 * time.Minute
 	}
 	env.SetTestTimeout(timeout)
+	// A loaded CI machine can hold a workflow task past the default 1 s deadlock check.
+	env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: timeout})
 	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: row.WorkflowID, TaskQueue: schemas.DefaultTaskQueue})
 	if err := env.SetTypedSearchAttributesOnStart(workflows.SearchAttributes(in)); err != nil {
 		return nil, nil, err
