@@ -3,11 +3,15 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	junit "github.com/joshdk/go-junit"
 	"github.com/stretchr/testify/require"
+	"github.com/urfave/cli/v2"
 
 	"github.com/mahavishnu/mahavishnu/config"
 	"github.com/mahavishnu/mahavishnu/procedures"
@@ -54,7 +58,6 @@ func TestProcedureExamples(t *testing.T) {
 			require.True(t, res.Passed(), report(t, res))
 		})
 	}
-	_ = os.Stdout
 }
 
 // base is a scenario exercising every expectation kind; expect is filled in per test.
@@ -85,7 +88,7 @@ expect:
 // kinds holds, per expectation kind, one that passes on base and a mutated copy that
 // fails, with what its failure must say.
 var kinds = []struct {
-	kind, pass, fail string
+	kind, pass, fail   string
 	expected, happened string
 }{
 	{"opened", `opened: {type: service_down, severity: critical, source: auth_service, within: 1m}`,
@@ -151,4 +154,87 @@ func TestProcedureExpectationKindsFailWithMessage(t *testing.T) {
 			require.Contains(t, report(t, res), "FAIL  "+c.Name+" (line 24): expected "+k.expected+"; happened: ")
 		})
 	}
+}
+
+func TestProcedureUnknownFieldNamesFieldAndLine(t *testing.T) {
+	_, err := procedures.Parse("bad.yaml", []byte(scenarioWith("resolved: {by: alice, whithin: 40m}")))
+	require.EqualError(t, err, `bad.yaml: line 23: unknown field "whithin"`)
+	_, err = procedures.Parse("bad.yaml", []byte("name: x\nevnts: []\n"))
+	require.EqualError(t, err, `bad.yaml: line 2: unknown field "evnts"`)
+}
+
+func TestProcedureStepRefusal(t *testing.T) {
+	late := strings.Replace(base, "responders:\n", "responders:\n  - at: 7m\n    approve: {action: rollback, by: bob}\n", 1)
+	res := runScenario(t, late+"  - resolved: {by: alice}\n")
+	require.False(t, res.Passed())
+	require.Len(t, res.Steps, 4)
+	require.False(t, res.Steps[0].Passed)
+	require.Contains(t, res.Steps[0].Outcome, `refused: action "rollback" of incident`)
+	require.Contains(t, res.Steps[0].Outcome, "is not pending approval (its request was expired by mahavishnu)")
+
+	refused := strings.Replace(base, "responders:\n", "responders:\n  - at: 7m\n    approve: {action: rollback, by: bob}\n    refused: true\n", 1)
+	res = runScenario(t, refused+"  - resolved: {by: alice}\n")
+	require.True(t, res.Passed(), report(t, res))
+	require.Contains(t, res.Steps[0].Outcome, "refused as expected")
+}
+
+// TestProceduresTestCommand runs `procedures test` as a user would: text and JSON output,
+// the exit code and a JUnit report that a JUnit parser reads.
+func TestProceduresTestCommand(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(good, []byte(scenarioWith(kinds[0].pass, kinds[2].pass)), 0o644))
+	require.NoError(t, os.WriteFile(bad, []byte(scenarioWith(kinds[1].pass, kinds[9].fail)), 0o644))
+	cfgPath := filepath.Join("..", "settings", "mahavishnu.yaml")
+	run := func(args ...string) (string, int) {
+		var out, errOut bytes.Buffer
+		code := 0
+		old := cli.OsExiter
+		cli.OsExiter = func(c int) { code = c }
+		defer func() { cli.OsExiter = old }()
+		app := NewApp(Options{Stdout: &out, Stderr: &errOut})
+		err := Run(context.Background(), app, append([]string{"mahavishnu", "--config", cfgPath, "procedures", "test"}, args...))
+		if err != nil && code == 0 {
+			code = 1
+		}
+		return out.String(), code
+	}
+
+	out, code := run(good)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "PASS  incident (type service_down, severity critical, source auth_service) within +1m: critical service_down incident")
+	require.Contains(t, out, "1 scenarios: 1 passed, 0 failed")
+
+	junitPath := filepath.Join(dir, "report.xml")
+	out, code = run(dir, "--junit", junitPath)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "FAIL  resolution (by alice) (line 24): expected resolution (by alice) at +30m±1s; happened: resolved by alice at +40m: not at +30m±1s")
+	require.Contains(t, out, "2 scenarios: 1 passed, 1 failed")
+
+	suites, err := junit.IngestFile(junitPath)
+	require.NoError(t, err)
+	require.Len(t, suites, 2)
+	var failed []junit.Test
+	total := 0
+	for _, s := range suites {
+		total += len(s.Tests)
+		for _, tc := range s.Tests {
+			if tc.Status == junit.StatusFailed {
+				failed = append(failed, tc)
+			}
+		}
+	}
+	require.Equal(t, 10, total, "3 steps and 2 checks per scenario")
+	require.Len(t, failed, 1)
+	require.Equal(t, "resolution (by alice) at +30m±1s", failed[0].Name)
+	require.Contains(t, failed[0].Error.Error(), "happened: resolved by alice at +40m")
+
+	out, code = run(good, "--output", "json")
+	require.Equal(t, 0, code, out)
+	var results []procedures.Result
+	require.NoError(t, json.Unmarshal([]byte(out), &results))
+	require.Len(t, results, 1)
+	require.True(t, results[0].Passed())
+	require.Len(t, results[0].Checks, 2)
 }
