@@ -67,7 +67,10 @@ func Record(r Recorded) (*Scenario, error) {
 		d := Duration(max(at.Sub(inc.DetectedAt)-RecordSlack, 0).Truncate(time.Second))
 		return &d
 	}
-	offset := func(at time.Time) Duration { return Duration(max(at.Sub(inc.DetectedAt), 0).Round(time.Second)) }
+	// A step goes at the next whole second after it happened, never before: at +0s it
+	// could reach the workflow before what the responder was answering (an approval
+	// request) existed.
+	offset := func(at time.Time) Duration { return Duration(roundUp(max(at.Sub(inc.DetectedAt), 0))) }
 
 	severity := inc.Severity
 	stages := map[string]bool{}
