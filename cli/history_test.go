@@ -116,3 +116,49 @@ func TestHistoryListsAllActivity(t *testing.T) {
 	require.Contains(t, out, "restart_service")
 	require.NotContains(t, out, "acknowledged")
 }
+
+// TestListActionsAndCreateUseTheStoredRule: mitigate --list-actions lists the actions of
+// the incident's stored rule (edited or custom), and create takes a stored custom rule,
+// like the dashboard; the built-in rule is the fallback.
+func TestListActionsAndCreateUseTheStoredRule(t *testing.T) {
+	ctx := context.Background()
+	s := newStoreCLI(t)
+	now := time.Now().UTC()
+	custom := schemas.Rule{ID: "cache_stampede", Name: "Cache Stampede", IncidentType: "cache_stampede",
+		Severity: schemas.SeverityHigh, Enabled: true, Threshold: 5, WindowSeconds: 60, CheckIntervalSeconds: 60,
+		EventTypes: []string{"cache_miss"}, Actions: []string{"clear_cache", "restart_service"}}
+	require.NoError(t, s.st.InsertRule(ctx, custom, "alice", now))
+	edited := schemas.DefaultRules()[0] // error_burst
+	edited.Actions = []string{"scale_up"}
+	_, err := s.st.SeedRules(ctx, schemas.DefaultRules(), now)
+	require.NoError(t, err)
+	require.NoError(t, s.st.UpdateRule(ctx, edited, "bob", now))
+	for _, inc := range []schemas.Incident{
+		{IncidentID: "inc_custom00000001", RuleID: custom.ID, IncidentType: custom.IncidentType},
+		{IncidentID: "inc_edited00000001", RuleID: edited.ID, IncidentType: edited.IncidentType},
+	} {
+		inc.Severity, inc.Status, inc.Title, inc.Source, inc.DetectedAt = schemas.SeverityHigh, schemas.StatusInvestigating, "t", "api", now
+		inc.Fingerprint, inc.WorkflowID, inc.Version = "fp/"+inc.IncidentID, "wf/"+inc.IncidentID, 1
+		require.NoError(t, s.st.UpsertIncident(ctx, &inc))
+	}
+	list := func(id string) []string {
+		out, err := s.run(t, "incidents", "mitigate", id, "--list-actions", "--output", "json")
+		require.NoError(t, err)
+		var rows []actionRow
+		require.NoError(t, json.Unmarshal([]byte(out), &rows))
+		var ids []string
+		for _, r := range rows {
+			ids = append(ids, fmt.Sprintf("%s/%v", r.Action, r.Safe))
+		}
+		return ids
+	}
+	require.Equal(t, []string{"clear_cache/true", "restart_service/false"}, list("inc_custom00000001"), "the custom rule's actions")
+	require.Equal(t, []string{"scale_up/true"}, list("inc_edited00000001"), "the edited rule's actions")
+
+	rule, err := ruleForType(ctx, s.st, "cache_stampede")
+	require.NoError(t, err)
+	require.Equal(t, custom.Actions, rule.Actions, "create takes the stored custom rule")
+	rule, err = ruleForType(ctx, s.st, edited.IncidentType)
+	require.NoError(t, err)
+	require.Equal(t, []string{"scale_up"}, rule.Actions, "and the edited one")
+}
