@@ -155,16 +155,16 @@ func (r *runtime) dashboardWorkflowURL() func(workflowID, runID string) string {
 // actions its Mitigate form offers: the incident's rule's actions (the stored rule, else
 // the built-in one) and the actions registered for its type, as `mitigate --list-actions`.
 func (r *runtime) dashboardOptions(st *store.Store, reg *remediation.Registry) api.DashboardOptions {
-	dc, rem := r.cfg.IncidentResponse.Dashboard, r.cfg.IncidentResponse.Remediation
+	dc, policy := r.cfg.IncidentResponse.Dashboard, r.cfg.IncidentResponse.RemediationPolicy()
 	return api.DashboardOptions{Enabled: dc.Enabled, Refresh: dc.RefreshInterval(),
 		Actions: func(ctx context.Context, inc *schemas.Incident) []api.ActionChoice {
-			rule := findRuleByID(inc.RuleID)
-			if rec, err := st.GetRule(ctx, inc.RuleID); err == nil {
-				rule = rec.Rule
+			rule, err := storedRule(ctx, st, inc.RuleID)
+			if err != nil {
+				rule = findRuleByID(inc.RuleID) // the store is away: the built-in rule's actions
 			}
 			var out []api.ActionChoice
 			for _, a := range reg.Recommended(inc.IncidentType, rule.Actions) {
-				out = append(out, api.ActionChoice{ID: a.ID, Description: a.Description, Safe: a.Safe && !rem.RequiresApproval(a.ID)})
+				out = append(out, api.ActionChoice{ID: a.ID, Description: a.Description, Safe: !remediation.NeedsApprover(a, policy)})
 			}
 			return out
 		}}

@@ -52,11 +52,9 @@ func createCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			rule := findRuleByID(c.String("type"))
-			for _, candidate := range schemas.DefaultRules() {
-				if candidate.IncidentType == c.String("type") {
-					rule = candidate
-				}
+			rule, err := ruleForType(c.Context, st, c.String("type"))
+			if err != nil {
+				return err
 			}
 			id := manager.NewIncidentID()
 			in := schemas.IncidentInput{

@@ -1,18 +1,21 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/mahavishnu/mahavishnu/api"
 	"github.com/mahavishnu/mahavishnu/config"
 	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/remediation"
 	"github.com/mahavishnu/mahavishnu/schemas"
+	"github.com/mahavishnu/mahavishnu/store"
 )
 
 // responseCommands are the responder commands beyond acknowledge/assign/resolve/close.
@@ -131,7 +134,10 @@ type actionRow struct {
 }
 
 func (r *runtime) listActions(c *cli.Context, format string, inc *schemas.Incident, reg *remediation.Registry) error {
-	rule := findRuleByID(inc.RuleID)
+	rule, err := storedRule(c.Context, r.store, inc.RuleID)
+	if err != nil {
+		return err
+	}
 	recs, _, err := r.store.ListActions(c.Context, inc.IncidentID, time.Time{}, 1000)
 	if err != nil {
 		return err
@@ -139,7 +145,7 @@ func (r *runtime) listActions(c *cli.Context, format string, inc *schemas.Incide
 	var rows []actionRow
 	for _, a := range reg.Recommended(inc.IncidentType, rule.Actions) {
 		row := actionRow{Action: a.ID, Description: a.Description,
-			Safe: a.Safe && !r.cfg.IncidentResponse.Remediation.RequiresApproval(a.ID), Configured: a.Configured(), State: "not run"}
+			Safe: !remediation.NeedsApprover(a, r.cfg.IncidentResponse.RemediationPolicy()), Configured: a.Configured(), State: "not run"}
 		for _, rec := range recs {
 			if rec.Action == a.ID {
 				row.State = rec.Status
@@ -164,6 +170,39 @@ func (r *runtime) listActions(c *cli.Context, format string, inc *schemas.Incide
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", row.Action, kind, row.Configured, row.State, row.Description)
 	}
 	return tw.Flush()
+}
+
+// storedRule is the rule an incident's actions come from, as the dashboard takes it: the
+// stored rule with this ID (edited with `rules update`, or a custom one), else the
+// built-in one.
+func storedRule(ctx context.Context, st *store.Store, id string) (schemas.Rule, error) {
+	rec, err := st.GetRule(ctx, id)
+	switch {
+	case err == nil:
+		return rec.Rule, nil
+	case errors.Is(err, store.ErrNotFound):
+		return findRuleByID(id), nil
+	}
+	return schemas.Rule{}, err
+}
+
+// ruleForType is the rule a declared incident of this type (or rule ID) takes its runbook
+// and actions from: a stored rule with that ID, else the first stored rule of that
+// incident type, else the built-in ones likewise.
+func ruleForType(ctx context.Context, st *store.Store, typ string) (schemas.Rule, error) {
+	rules, err := st.Rules(ctx)
+	if err != nil {
+		return schemas.Rule{}, err
+	}
+	for _, set := range [][]schemas.Rule{rules, schemas.DefaultRules()} {
+		if i := slices.IndexFunc(set, func(r schemas.Rule) bool { return r.ID == typ }); i >= 0 {
+			return set[i], nil
+		}
+		if i := slices.IndexFunc(set, func(r schemas.Rule) bool { return r.IncidentType == typ }); i >= 0 {
+			return set[i], nil
+		}
+	}
+	return schemas.Rule{}, nil
 }
 
 func findRuleByID(id string) schemas.Rule {
@@ -217,6 +256,9 @@ func approveCommand(r *runtime, approve bool) *cli.Command {
 func updateCommand(r *runtime) *cli.Command {
 	return &cli.Command{
 		Name: "update", Usage: "change an incident's status, severity, title or assignee, or add a note", ArgsUsage: "INCIDENT_ID",
+		Description: "A status set here stays until the procedure reaches a later stage: a stage that starts\n" +
+			"behind it leaves it (and says so on the timeline); the first stage further along takes over\n" +
+			"and records whose status it replaced. Use resolve and close for those statuses.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "status", Usage: "a stage status: " + statusNames()},
 			&cli.StringFlag{Name: "severity", Usage: "low, medium, high or critical"},
@@ -303,61 +345,6 @@ func postmortemCommand(r *runtime) *cli.Command {
 			}
 			_, err = fmt.Fprint(c.App.Writer, md)
 			return err
-		},
-	}
-}
-
-func historyCommand(r *runtime) *cli.Command {
-	return &cli.Command{
-		Name: "history", Usage: "show past remediation action runs",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "remediation", Value: true, Usage: "remediation actions (the only history kept so far)"},
-			&cli.StringFlag{Name: "incident", Usage: "only this incident"},
-			&cli.StringFlag{Name: "since", Usage: "10m, 2h, 7d or an RFC 3339 time"},
-			&cli.IntFlag{Name: "last", Value: 50},
-			outputFlag(),
-		},
-		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
-			if err != nil {
-				return err
-			}
-			var since time.Time
-			if v := c.String("since"); v != "" {
-				if since, err = api.ParseSince(v, time.Now()); err != nil {
-					return fmt.Errorf("--since: %w", err)
-				}
-			}
-			st, err := r.Store(c.Context)
-			if err != nil {
-				return err
-			}
-			recs, ids, err := st.ListActions(c.Context, c.String("incident"), since, c.Int("last"))
-			if err != nil {
-				return err
-			}
-			if format == outputJSON {
-				type row struct {
-					IncidentID string `json:"incident_id"`
-					schemas.ActionRecord
-				}
-				rows := make([]row, len(recs))
-				for i := range recs {
-					rows[i] = row{ids[i], recs[i]}
-				}
-				return writeJSON(c.App.Writer, rows)
-			}
-			if len(recs) == 0 {
-				fmt.Fprintln(c.App.Writer, "No remediation actions have run.")
-				return nil
-			}
-			tw := newTable(c.App.Writer)
-			fmt.Fprintln(tw, "TIME\tINCIDENT\tACTION\tSTATUS\tRUN BY\tAPPROVED BY\tDURATION\tERROR")
-			for i, rec := range recs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fmtTime(&rec.At), ids[i], rec.Action, rec.Status, orDash(rec.Actor),
-					orDash(rec.ApprovedBy), (time.Duration(rec.DurationMS) * time.Millisecond).String(), orDash(rec.Error))
-			}
-			return tw.Flush()
 		},
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -339,18 +340,19 @@ func incidentSettings(cfg *config.Config, reg *remediation.Registry) schemas.Inc
 	ir := cfg.IncidentResponse
 	var catalog []schemas.ActionSpec
 	for _, a := range reg.All() {
-		catalog = append(catalog, schemas.ActionSpec{ID: a.ID, Safe: a.Safe && !ir.Remediation.RequiresApproval(a.ID)})
+		catalog = append(catalog, schemas.ActionSpec{ID: a.ID, Safe: a.Safe && !ir.Remediation.RequiresApproval(a.ID), Risk: string(a.Risk)})
 	}
 	return schemas.IncidentSettings{
-		AutoRemediation:  ir.AutoRemediation,
-		AutoResolution:   ir.AutoResolution,
-		MTTRTarget:       ir.MTTRTarget(),
-		SafeActionsOnly:  ir.Remediation.SafeActionsOnly,
-		ApprovalTimeout:  ir.Remediation.ApprovalTimeout(),
-		ActionCatalog:    catalog,
-		AckTargets:       ir.Escalation.AckTargets(),
-		Escalation:       ir.Escalation.Policy(),
-		ReminderInterval: ir.ReminderInterval(),
+		AutoRemediation:    ir.AutoRemediation,
+		AutoResolution:     ir.AutoResolution,
+		MTTRTarget:         ir.MTTRTarget(),
+		SafeActionsOnly:    ir.Remediation.SafeActionsOnly,
+		RequireApprovalFor: slices.Clone(ir.Remediation.RequireApprovalFor),
+		ApprovalTimeout:    ir.Remediation.ApprovalTimeout(),
+		ActionCatalog:      catalog,
+		AckTargets:         ir.Escalation.AckTargets(),
+		Escalation:         ir.Escalation.Policy(),
+		ReminderInterval:   ir.ReminderInterval(),
 	}
 }
 

@@ -266,6 +266,10 @@ func Default() *Config {
 				RequireApprovalFor:     []string{"restart_service", "rollback"},
 				ApprovalTimeoutSeconds: 300,
 				Actions: map[string]remediation.ActionConfig{
+					// The quickstart walk's cache (README): empties data/cache below the
+					// manager's working directory.
+					"clear_cache": {TimeoutSeconds: 30, Command: &remediation.CommandConfig{
+						Argv: []string{"find", "data/cache", "-mindepth", "1", "-print", "-delete"}}},
 					"kill_zombie_processes": {Builtin: "kill_zombie_processes"},
 				},
 			},
@@ -408,6 +412,13 @@ func (r RemediationConfig) ApprovalTimeout() time.Duration {
 	return time.Duration(r.ApprovalTimeoutSeconds) * time.Second
 }
 
+// RemediationPolicy is what remediation.Decide weighs: auto_remediation,
+// remediation.safe_actions_only and remediation.require_approval_for.
+func (ir IncidentResponseConfig) RemediationPolicy() remediation.Policy {
+	return remediation.Policy{AutoRemediation: ir.AutoRemediation, SafeActionsOnly: ir.Remediation.SafeActionsOnly,
+		RequireApprovalFor: slices.Clone(ir.Remediation.RequireApprovalFor)}
+}
+
 // RequiresApproval reports whether action is listed in require_approval_for.
 func (r RemediationConfig) RequiresApproval(action string) bool {
 	return slices.Contains(r.RequireApprovalFor, action)
@@ -429,6 +440,41 @@ func (s SlackConfig) Notifies(sev schemas.Severity) bool {
 // Configured reports whether PagerDuty is enabled and has a service (routing) key, which
 // is what pages; an api_key alone cannot trigger an incident.
 func (p PagerDutyConfig) Configured() bool { return p.Enabled && p.ServiceKey != "" }
+
+// Notice says, when PagerDuty is enabled but cannot page, why and what to set; "" when it
+// pages or is disabled. api_key is the REST API token; nothing in Mahavishnu uses it to
+// page, so a config with only api_key (as the quickstart's Step 1 shows) is reported here
+// rather than left silently inert.
+func (p PagerDutyConfig) Notice() string {
+	switch {
+	case !p.Enabled || p.ServiceKey != "":
+		return ""
+	case p.APIKey != "":
+		return "notifications.pagerduty: api_key is set but paging needs service_key, the Events API v2 integration key " +
+			"of a PagerDuty service (PAGERDUTY_SERVICE_KEY); api_key (a REST API token) cannot page: nothing is paged until service_key is set"
+	}
+	return "notifications.pagerduty: enabled without service_key, the Events API v2 integration key of a PagerDuty service " +
+		"(PAGERDUTY_SERVICE_KEY): nothing is paged until it is set"
+}
+
+// Notices are one line per enabled notification channel that sends nothing for lack of
+// configuration (shown at start, by `incidents status` and by `notify test`).
+func (n NotificationsConfig) Notices() []string {
+	var out []string
+	if msg := n.PagerDuty.Notice(); msg != "" {
+		out = append(out, msg)
+	}
+	if n.Slack.Enabled && !n.Slack.Configured() {
+		out = append(out, "notifications.slack: enabled without webhook_url (SLACK_WEBHOOK_URL): nothing is sent to Slack until it is set")
+	}
+	if n.Email.Enabled && !n.Email.Configured() {
+		out = append(out, "notifications.email: enabled without smtp_server, from_address and recipients: no email is sent until they are set")
+	}
+	if n.Webhook.Enabled && !n.Webhook.Configured() {
+		out = append(out, "notifications.webhook: enabled without url: nothing is sent until it is set")
+	}
+	return out
+}
 
 // Notifies reports whether an incident of severity sev goes to PagerDuty.
 func (p PagerDutyConfig) Notifies(sev schemas.Severity) bool {

@@ -268,3 +268,23 @@ func docDefault(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// TestNotificationNotices: an enabled channel that sends nothing is reported; PagerDuty
+// with api_key alone says that paging needs service_key.
+func TestNotificationNotices(t *testing.T) {
+	cfg := Default()
+	n := &cfg.IncidentResponse.Notifications
+	n.Slack.WebhookURL = "https://hooks.slack.test/x"
+	n.PagerDuty.APIKey = "u+rest-token"
+	require.Equal(t, []string{"notifications.pagerduty: api_key is set but paging needs service_key, the Events API v2 integration key " +
+		"of a PagerDuty service (PAGERDUTY_SERVICE_KEY); api_key (a REST API token) cannot page: nothing is paged until service_key is set"},
+		n.Notices())
+	n.PagerDuty.APIKey = ""
+	require.Contains(t, n.Notices()[0], "notifications.pagerduty: enabled without service_key")
+	n.PagerDuty.ServiceKey = "0123456789abcdef0123456789abcdef"
+	require.Empty(t, n.Notices())
+	n.PagerDuty.Enabled, n.PagerDuty.ServiceKey = false, ""
+	require.Empty(t, n.Notices(), "a disabled channel is not a problem")
+	n.Webhook.Enabled = true
+	require.Equal(t, []string{"notifications.webhook: enabled without url: nothing is sent until it is set"}, n.Notices())
+}

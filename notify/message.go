@@ -99,6 +99,9 @@ type Message struct {
 	Source string `json:"source,omitempty"`
 	// Text is the body: what happened and what to do, in plain text.
 	Text string `json:"text,omitempty"`
+	// Action is the remediation action an approval request or expiry is about, if any.
+	// It is part of the throttle's key.
+	Action string `json:"action,omitempty"`
 	// Actor is who caused this message (the acknowledger, the resolver...), if anyone.
 	Actor  string    `json:"actor,omitempty"`
 	At     time.Time `json:"at"`

@@ -71,6 +71,8 @@ type Request struct {
 	Channels []string
 	// Targets are the people an escalation notifies ("Escalated to").
 	Targets []string
+	// Action is the action an approval request or expiry is about (Message.Action).
+	Action string
 }
 
 // NewService builds a Service. Routes are kept in a stable order: the log channel first,
@@ -135,7 +137,7 @@ func (s *Service) Message(r Request) Message {
 	m := Message{
 		IncidentID: inc.IncidentID, Kind: r.Kind, Title: inc.Title, Type: inc.IncidentType,
 		Severity: inc.Severity, Status: inc.Status, Source: inc.Source, Text: r.Text, At: r.At,
-		Links: Links{Dashboard: s.links.DashboardURL + s.links.IncidentPath + inc.IncidentID},
+		Action: r.Action, Links: Links{Dashboard: s.links.DashboardURL + s.links.IncidentPath + inc.IncidentID},
 	}
 	if m.At.IsZero() {
 		m.At = s.now().UTC()
