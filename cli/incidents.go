@@ -33,6 +33,7 @@ func incidentsCommand(r *runtime) *cli.Command {
 			rulesCommand(r),
 			testRuleCommand(r),
 			silencesCommand(r),
+			retentionCommand(r),
 		}, responseCommands(r)...),
 	}
 }

@@ -402,3 +402,26 @@ func (s *Store) CountIncidentsByStatus(ctx context.Context) (map[schemas.Status]
 	}
 	return out, nil
 }
+
+// CountActiveByStatusSeverity counts the active (not resolved, not closed) incidents per
+// status and severity, in SQL: every incident counts, however many there are.
+func (s *Store) CountActiveByStatusSeverity(ctx context.Context) (map[[2]string]int, error) {
+	var rows []struct {
+		Status   string `bun:"status"`
+		Severity string `bun:"severity"`
+		N        int    `bun:"n"`
+	}
+	err := s.DB.NewSelect().Model((*incidentModel)(nil)).
+		ColumnExpr("i.status AS status, i.severity AS severity, COUNT(*) AS n").
+		Where("i.status NOT IN (?)", bun.In([]string{string(schemas.StatusResolved), string(schemas.StatusClosed)})).
+		GroupExpr("i.status, i.severity").
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("count active incidents: %w", err)
+	}
+	out := make(map[[2]string]int, len(rows))
+	for _, r := range rows {
+		out[[2]string{r.Status, r.Severity}] = r.N
+	}
+	return out, nil
+}
