@@ -41,7 +41,9 @@ const (
 type DashboardOptions struct {
 	// Enabled serves the dashboard at / (otherwise / answers the JSON endpoint list).
 	Enabled bool
-	// Refresh is how often the dashboard page reloads itself; 0 turns auto-refresh off.
+	// Refresh is how often the overview and incident pages reload themselves (static/
+	// dashboard.js, keeping the scroll position; the filters are in the URL); 0 turns
+	// auto-refresh off. A page with a form being filled in waits until it is left alone.
 	Refresh time.Duration
 	// Actions lists the remediation actions recommended for an incident, offered by the
 	// Mitigate form (nil: no action is offered).
@@ -493,7 +495,7 @@ func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := incidentPage{Title: inc.IncidentID + " " + inc.Title, Incident: inc, CSRF: d.csrf,
+	p := incidentPage{Title: inc.IncidentID + " " + inc.Title, Incident: inc, CSRF: d.csrf, Refresh: int(d.deps.Options.Refresh.Seconds()),
 		NeedToken: d.deps.Token != "", HasToken: d.cookieToken(r), ReadOnly: d.deps.Ops == nil}
 	if p.Timeline, err = d.deps.Store.Timeline(ctx, inc.IncidentID); err != nil {
 		return err
