@@ -282,29 +282,9 @@ type IncidentFilter struct {
 // ListIncidents returns the matching incidents, most recently detected first.
 func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]schemas.Incident, error) {
 	var rows []incidentModel
-	q := s.DB.NewSelect().Model(&rows)
-	switch f.Status {
-	case "":
-	case schemas.StatusActive:
-		q = q.Where("i.status NOT IN (?)", bun.In([]string{string(schemas.StatusResolved), string(schemas.StatusClosed)}))
-	default:
-		st, err := schemas.ParseStatus(f.Status)
-		if err != nil {
-			return nil, fmt.Errorf("list incidents: status filter: %w (or %q)", err, schemas.StatusActive)
-		}
-		q = q.Where("i.status = ?", string(st))
-	}
-	if f.Severity != "" {
-		if !f.Severity.Valid() {
-			return nil, fmt.Errorf("list incidents: severity filter: invalid value %q: want one of low, medium, high, critical", f.Severity)
-		}
-		q = q.Where("i.severity = ?", string(f.Severity))
-	}
-	if f.Type != "" {
-		q = q.Where("i.incident_type = ?", f.Type)
-	}
-	if !f.Since.IsZero() {
-		q = q.Where("i.detected_at >= ?", newDBTime(f.Since))
+	q, err := f.apply(s.DB.NewSelect().Model(&rows))
+	if err != nil {
+		return nil, err
 	}
 	q = q.OrderExpr("i.detected_at DESC, i.incident_id DESC").Limit(clampLimit(f.Limit))
 	if err := q.Scan(ctx); err != nil {
@@ -315,6 +295,34 @@ func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]schemas.
 		out[i] = *rows[i].incident()
 	}
 	return out, nil
+}
+
+// apply adds the filter's conditions (not its limit) to q.
+func (f IncidentFilter) apply(q *bun.SelectQuery) (*bun.SelectQuery, error) {
+	switch f.Status {
+	case "":
+	case schemas.StatusActive:
+		q = q.Where("i.status NOT IN (?)", bun.In([]string{string(schemas.StatusResolved), string(schemas.StatusClosed)}))
+	default:
+		st, err := schemas.ParseStatus(f.Status)
+		if err != nil {
+			return nil, fmt.Errorf("incidents: status filter: %w (or %q)", err, schemas.StatusActive)
+		}
+		q = q.Where("i.status = ?", string(st))
+	}
+	if f.Severity != "" {
+		if !f.Severity.Valid() {
+			return nil, fmt.Errorf("incidents: severity filter: invalid value %q: want one of low, medium, high, critical", f.Severity)
+		}
+		q = q.Where("i.severity = ?", string(f.Severity))
+	}
+	if f.Type != "" {
+		q = q.Where("i.incident_type = ?", f.Type)
+	}
+	if !f.Since.IsZero() {
+		q = q.Where("i.detected_at >= ?", newDBTime(f.Since))
+	}
+	return q, nil
 }
 
 // CloseIncident closes a resolved incident and records a timeline entry (kind
