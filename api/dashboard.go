@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -41,7 +42,9 @@ const (
 type DashboardOptions struct {
 	// Enabled serves the dashboard at / (otherwise / answers the JSON endpoint list).
 	Enabled bool
-	// Refresh is how often the dashboard page reloads itself; 0 turns auto-refresh off.
+	// Refresh is how often the overview and incident pages reload themselves (static/
+	// dashboard.js, keeping the scroll position; the filters are in the URL); 0 turns
+	// auto-refresh off. A page with a form being filled in waits until it is left alone.
 	Refresh time.Duration
 	// Actions lists the remediation actions recommended for an incident, offered by the
 	// Mitigate form (nil: no action is offered).
@@ -197,6 +200,7 @@ var templateFuncs = template.FuncMap{
 	},
 	"dur":  fmtDuration,
 	"dash": func(s string) string { return cmp.Or(strings.TrimSpace(s), "-") },
+	"add":  func(a, b, c int) int { return a + b + c },
 	"join": strings.Join,
 	"query": func(f dashFilter, key, value string) template.URL {
 		return template.URL("?" + f.with(key, value).Encode())
@@ -274,33 +278,32 @@ func (f dashFilter) tableStatus() string {
 }
 
 // load returns the incidents matching severity, component and since (all statuses).
-func (d *Dashboard) load(ctx context.Context, f dashFilter) ([]schemas.Incident, error) {
-	incs, err := d.deps.Store.ListIncidents(ctx, store.IncidentFilter{Severity: schemas.Severity(f.Severity), Since: f.since, Limit: 10000})
-	if err != nil {
-		return nil, err
-	}
-	if f.Component != "" {
-		incs = slices.DeleteFunc(incs, func(inc schemas.Incident) bool {
-			return !slices.Contains(inc.AffectedComponents, f.Component) && inc.Source != f.Component
-		})
-	}
-	return incs, nil
+// scan calls fn for every incident matching the filter's severity, since and component,
+// most recently detected first, streamed from the store in pages: nothing is capped, and
+// memory stays flat however many incidents there are. status, when not "", narrows it
+// further in SQL (active, or one status).
+func (d *Dashboard) scan(ctx context.Context, f dashFilter, status string, fn func(schemas.Incident) error) error {
+	sf := store.IncidentFilter{Severity: schemas.Severity(f.Severity), Since: f.since, Status: status}
+	return d.deps.Store.ScanIncidents(ctx, sf, func(inc schemas.Incident) error {
+		if f.Component != "" && !slices.Contains(inc.AffectedComponents, f.Component) && inc.Source != f.Component {
+			return nil
+		}
+		return fn(inc)
+	})
 }
 
-// matchStatus keeps the incidents the table shows.
-func matchStatus(incs []schemas.Incident, status string) []schemas.Incident {
-	var out []schemas.Incident
-	for _, inc := range incs {
-		switch {
-		case status == "":
-		case status == schemas.StatusActive && !inc.Status.Active():
-			continue
-		case status != schemas.StatusActive && string(inc.Status) != status:
-			continue
-		}
-		out = append(out, inc)
+// tablePageSize is how many incidents one page of the dashboard's table shows (?page=N).
+const tablePageSize = 100
+
+// matchesStatus reports whether the table (status: "", active or one status) shows inc.
+func matchesStatus(inc schemas.Incident, status string) bool {
+	switch {
+	case status == "":
+		return true
+	case status == schemas.StatusActive:
+		return inc.Status.Active()
 	}
-	return out
+	return string(inc.Status) == status
 }
 
 type count struct {
@@ -335,13 +338,17 @@ type overviewPage struct {
 	Total                   int
 	Incidents               []schemas.Incident
 	TableStatus             string
-	Timeline                []timelineRow
-	ByStatus, BySeverity    []count
-	Resolved                int
-	MTTA, MTTR              string
-	Components              []componentRow
-	Severities              []schemas.Severity
-	Statuses                []schemas.Status
+	// TableTotal counts the incidents the table matches; it shows page Page (from 1) of
+	// Pages, tablePageSize at a time, from row PageFrom.
+	TableTotal, Page, Pages, PageFrom int
+	PrevPage, NextPage                string
+	Timeline                          []timelineRow
+	ByStatus, BySeverity              []count
+	Resolved                          int
+	MTTA, MTTR                        string
+	Components                        []componentRow
+	Severities                        []schemas.Severity
+	Statuses                          []schemas.Status
 }
 
 func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
@@ -349,34 +356,41 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	all, err := d.load(ctx, f)
-	if err != nil {
-		return err
+	page := 1
+	if v := r.URL.Query().Get("page"); v != "" {
+		if page, err = strconv.Atoi(v); err != nil || page < 1 {
+			return badRequest("page: want a page number from 1, got %q", v)
+		}
 	}
-	p := overviewPage{Title: "Incidents", Filter: f, Refresh: int(d.deps.Options.Refresh.Seconds()), Total: len(all),
+	ctx := r.Context()
+	p := overviewPage{Title: "Incidents", Filter: f, Refresh: int(d.deps.Options.Refresh.Seconds()), Page: page,
 		Health: d.health(ctx), TableStatus: cmp.Or(f.tableStatus(), "all"), Severities: schemas.Severities, Statuses: schemas.Statuses}
 	if d.deps.ManagerStatus != nil {
 		st := d.deps.ManagerStatus()
 		p.Manager = &st
 	}
-	p.Incidents = matchStatus(all, f.tableStatus())
 	bySev, byStatus := map[string]int{}, map[string]int{}
 	activeBySev := map[string]int{}
 	comps := map[string]*componentRow{}
-	var mtta, mttr []float64
-	for _, inc := range all {
+	var mtta, mttr meanOf
+	var recent []schemas.Incident // the most recently updated, for the timeline
+	tableStatus, first := f.tableStatus(), (page-1)*tablePageSize
+	err = d.scan(ctx, f, "", func(inc schemas.Incident) error {
+		p.Total++
+		if matchesStatus(inc, tableStatus) {
+			if p.TableTotal >= first && p.TableTotal < first+tablePageSize {
+				p.Incidents = append(p.Incidents, inc)
+			}
+			p.TableTotal++
+		}
+		recent = keepRecent(recent, inc, recentIncidents)
 		bySev[string(inc.Severity)]++
 		byStatus[string(inc.Status)]++
-		if inc.MTTASeconds != nil {
-			mtta = append(mtta, *inc.MTTASeconds)
-		}
+		mtta.add(inc.MTTASeconds)
 		if !inc.Status.Active() {
 			p.Resolved++
-			if inc.MTTRSeconds != nil {
-				mttr = append(mttr, *inc.MTTRSeconds)
-			}
-			continue
+			mttr.add(inc.MTTRSeconds)
+			return nil
 		}
 		p.Active++
 		activeBySev[string(inc.Severity)]++
@@ -393,6 +407,18 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
 			row.Severity = row.Severity.Max(inc.Severity)
 			row.Incidents = append(row.Incidents, inc.IncidentID)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p.Pages = max(1, (p.TableTotal+tablePageSize-1)/tablePageSize)
+	p.PageFrom = first + 1
+	if page > 1 {
+		p.PrevPage = "?" + pageQuery(f, page-1)
+	}
+	if page < p.Pages {
+		p.NextPage = "?" + pageQuery(f, page+1)
 	}
 	for i := len(schemas.Severities) - 1; i >= 0; i-- {
 		s := string(schemas.Severities[i])
@@ -402,29 +428,18 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
 	for _, s := range schemas.Statuses {
 		p.ByStatus = append(p.ByStatus, count{string(s), byStatus[string(s)]})
 	}
-	p.MTTA, p.MTTR = average(mtta), average(mttr)
+	p.MTTA, p.MTTR = mtta.String(), mttr.String()
 	for _, c := range comps {
 		p.Components = append(p.Components, *c)
 	}
 	slices.SortFunc(p.Components, func(a, b componentRow) int {
 		return cmp.Or(cmp.Compare(b.Severity.Rank(), a.Severity.Rank()), cmp.Compare(a.Name, b.Name))
 	})
-	if p.Timeline, err = d.recentTimeline(ctx, all); err != nil {
+	if p.Timeline, err = d.recentTimeline(ctx, recent); err != nil {
 		return err
 	}
 	p.Flash, p.FlashKind = takeFlash(w, r)
 	return d.render(w, http.StatusOK, "dashboard.html", p)
-}
-
-func average(v []float64) string {
-	if len(v) == 0 {
-		return "-"
-	}
-	var sum float64
-	for _, x := range v {
-		sum += x
-	}
-	return fmtDuration(sum / float64(len(v)))
 }
 
 // recentTimeline merges the latest timeline entries of the most recently updated incidents.
@@ -493,7 +508,7 @@ func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := incidentPage{Title: inc.IncidentID + " " + inc.Title, Incident: inc, CSRF: d.csrf,
+	p := incidentPage{Title: inc.IncidentID + " " + inc.Title, Incident: inc, CSRF: d.csrf, Refresh: int(d.deps.Options.Refresh.Seconds()),
 		NeedToken: d.deps.Token != "", HasToken: d.cookieToken(r), ReadOnly: d.deps.Ops == nil}
 	if p.Timeline, err = d.deps.Store.Timeline(ctx, inc.IncidentID); err != nil {
 		return err
@@ -552,4 +567,45 @@ func (d *Dashboard) writeError(w http.ResponseWriter, r *http.Request, err error
 	if rerr := d.render(w, status, "error.html", errorPage{Title: http.StatusText(status), Message: msg, Status: status}); rerr != nil {
 		d.log.Error("dashboard error page", "error", rerr)
 	}
+}
+
+// recentIncidents is how many of the most recently updated incidents feed the timeline.
+const recentIncidents = 10
+
+// keepRecent keeps the n most recently updated incidents of list plus inc.
+func keepRecent(list []schemas.Incident, inc schemas.Incident, n int) []schemas.Incident {
+	i, _ := slices.BinarySearchFunc(list, inc, func(a, b schemas.Incident) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
+	if i >= n {
+		return list
+	}
+	list = slices.Insert(list, i, inc)
+	return list[:min(len(list), n)]
+}
+
+// meanOf is a running mean of the values present.
+type meanOf struct {
+	sum float64
+	n   int
+}
+
+func (m *meanOf) add(v *float64) {
+	if v != nil {
+		m.sum += *v
+		m.n++
+	}
+}
+
+// String is the mean as a duration ("-" with no value).
+func (m meanOf) String() string {
+	if m.n == 0 {
+		return "-"
+	}
+	return fmtDuration(m.sum / float64(m.n))
+}
+
+// pageQuery is the filter's query string with page set.
+func pageQuery(f dashFilter, page int) string {
+	v := f.with("", "")
+	v.Set("page", strconv.Itoa(page))
+	return v.Encode()
 }

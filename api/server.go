@@ -106,6 +106,8 @@ func (s *Server) Handler() http.Handler {
 	handle("POST /api/v1/silences", true, s.createSilence)
 	handle("GET /api/v1/silences/{id}", false, s.getSilence)
 	handle("POST /api/v1/silences/{id}/expire", true, s.expireSilence)
+	// Issue 9: the API contract (openapi.go).
+	handle("GET /api/v1/openapi.json", false, s.openAPI)
 	return mux
 }
 
@@ -210,7 +212,8 @@ func (s *Server) index(w http.ResponseWriter, _ *http.Request) error {
 			"POST /api/v1/incidents/{id}/acknowledge|assign|resolve|close",
 			"POST /api/v1/alertmanager", "GET|POST /api/v1/rules", "GET /api/v1/rules/review",
 			"GET|PATCH /api/v1/rules/{id}", "POST /api/v1/rules/{id}/enable|disable", "GET /api/v1/rules/{id}/backtest",
-			"GET|POST /api/v1/silences", "GET /api/v1/silences/{id}", "POST /api/v1/silences/{id}/expire"},
+			"GET|POST /api/v1/silences", "GET /api/v1/silences/{id}", "POST /api/v1/silences/{id}/expire",
+			"GET /api/v1/openapi.json"},
 	})
 	return nil
 }

@@ -2,14 +2,17 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -93,13 +96,13 @@ func (r *runtime) dashboard(ctx context.Context, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return portInUse(ctx, c.App.Writer, addr)
+	}
 	if err != nil {
-		hint := ""
-		if errors.Is(err, syscall.EADDRINUSE) {
-			hint = " (a running `incidents start` already serves the dashboard at api.listen " + r.cfg.API.Listen + ")"
-		}
-		return fmt.Errorf("dashboard listen on %s (--port, incident_response.dashboard.port): %w%s", net.JoinHostPort(host, strconv.Itoa(port)), err, hint)
+		return fmt.Errorf("dashboard listen on %s (--port, incident_response.dashboard.port): %w", addr, err)
 	}
 	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
@@ -123,6 +126,44 @@ func (r *runtime) dashboard(ctx context.Context, c *cli.Context) error {
 		logger.Warn("dashboard shutdown", "error", err)
 	}
 	return nil
+}
+
+// portInUse explains a dashboard port already taken. When a Mahavishnu manager holds it
+// and serves the dashboard there (the default: dashboard.port and api.listen are both
+// 8080), the dashboard is already available: say where, and succeed. Otherwise it is an
+// error that says what holds the port.
+func portInUse(ctx context.Context, out io.Writer, addr string) error {
+	url := displayURL(addr)
+	hc := &http.Client{Timeout: 3 * time.Second}
+	get := func(path string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+path, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "text/html, application/json")
+		return hc.Do(req)
+	}
+	isManager := false
+	if resp, err := get("/healthz"); err == nil {
+		var h struct {
+			Manager json.RawMessage `json:"manager"`
+		}
+		isManager = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&h) == nil && len(h.Manager) > 0
+		resp.Body.Close()
+	}
+	if !isManager {
+		return fmt.Errorf("dashboard port %s (--port, incident_response.dashboard.port) is in use by another program: pick another --port", addr)
+	}
+	if resp, err := get("/"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			fmt.Fprintf(out, "The running manager (`incidents start`) already serves the dashboard at %s/: open it there.\n", url)
+			fmt.Fprintln(out, "To serve a second copy on its own, give another --port (or incident_response.dashboard.port).")
+			return nil
+		}
+	}
+	return fmt.Errorf("dashboard port %s is the running manager's api.listen, which serves no dashboard there "+
+		"(incident_response.dashboard.enabled is false for it, or it runs without the api role): pick another --port", addr)
 }
 
 // displayURL turns a listen address into a URL a browser on this machine can open.

@@ -33,6 +33,7 @@ func incidentsCommand(r *runtime) *cli.Command {
 			rulesCommand(r),
 			testRuleCommand(r),
 			silencesCommand(r),
+			retentionCommand(r),
 		}, responseCommands(r)...),
 	}
 }
@@ -136,7 +137,12 @@ func getCommand(r *runtime) *cli.Command {
 				}
 			}
 			if full {
-				if detail.Events, err = st.ListEvents(c.Context, store.EventFilter{IncidentID: inc.IncidentID, Last: 1000}); err != nil {
+				// Every attached event, read from the store page by page (oldest first).
+				detail.Events = []schemas.Event{}
+				if err := st.ScanIncidentEvents(c.Context, inc.IncidentID, func(e schemas.Event) error {
+					detail.Events = append(detail.Events, e)
+					return nil
+				}); err != nil {
 					return err
 				}
 			}
@@ -222,7 +228,7 @@ func printIncident(c *cli.Context, d incidentDetail) {
 		printTimeline(c, d.Timeline)
 	}
 	if d.Events != nil {
-		fmt.Fprintf(c.App.Writer, "\nEvents (%d, newest first):\n", len(d.Events))
+		fmt.Fprintf(c.App.Writer, "\nEvents (%d, oldest first):\n", len(d.Events))
 		printEvents(c, d.Events)
 	}
 }

@@ -118,38 +118,34 @@ type incidentStats struct {
 	Since            string   `json:"since,omitempty"`
 }
 
-func computeStats(incs []schemas.Incident) incidentStats {
+// autoResolver is the actor the workflow records when it resolves an incident by itself
+// (workflows.SystemActor; cli does not import the workflows package).
+const autoResolver = "mahavishnu"
+
+// statsFromGroups adds up the store's incident groups (computed in SQL over every incident)
+// into the statistics of those groups keep says to.
+func statsFromGroups(groups []store.IncidentGroup, keep func(store.IncidentGroup) bool) incidentStats {
 	st := incidentStats{ByStatus: map[schemas.Status]int{}, BySeverity: map[schemas.Severity]int{}, ByType: map[string]int{}}
-	var mttd, mtta, mttr []float64
-	resolved, auto := 0, 0
-	for _, inc := range incs {
-		st.Total++
-		if inc.Status.Active() {
-			st.Active++
+	var mttdSum, mttaSum, mttrSum float64
+	var mttdN, mttaN, mttrN, resolved, auto int
+	for _, g := range groups {
+		if !keep(g) {
+			continue
 		}
-		st.ByStatus[inc.Status]++
-		st.BySeverity[inc.Severity]++
-		st.ByType[inc.IncidentType]++
-		if inc.MTTRBreached {
-			st.MTTRBreached++
+		st.Total += g.Count
+		if schemas.Status(g.Status).Active() {
+			st.Active += g.Count
 		}
-		if inc.MTTDSeconds != nil {
-			mttd = append(mttd, *inc.MTTDSeconds)
-		}
-		if inc.MTTASeconds != nil {
-			mtta = append(mtta, *inc.MTTASeconds)
-		}
-		if inc.MTTRSeconds != nil {
-			mttr = append(mttr, *inc.MTTRSeconds)
-		}
-		if inc.ResolvedAt != nil {
-			resolved++
-			if inc.ResolvedBy == "mahavishnu" {
-				auto++
-			}
-		}
+		st.ByStatus[schemas.Status(g.Status)] += g.Count
+		st.BySeverity[schemas.Severity(g.Severity)] += g.Count
+		st.ByType[g.IncidentType] += g.Count
+		st.MTTRBreached += g.Breached
+		mttdSum, mttdN = mttdSum+g.MTTDSum, mttdN+g.MTTDCount
+		mttaSum, mttaN = mttaSum+g.MTTASum, mttaN+g.MTTACount
+		mttrSum, mttrN = mttrSum+g.MTTRSum, mttrN+g.MTTRCount
+		resolved, auto = resolved+g.Resolved, auto+g.AutoResolved
 	}
-	st.MeanMTTD, st.MeanMTTA, st.MeanMTTR = mean(mttd), mean(mtta), mean(mttr)
+	st.MeanMTTD, st.MeanMTTA, st.MeanMTTR = mean(mttdSum, mttdN), mean(mttaSum, mttaN), mean(mttrSum, mttrN)
 	if resolved > 0 {
 		rate := float64(auto) / float64(resolved)
 		st.AutoResolvedRate = &rate
@@ -157,15 +153,11 @@ func computeStats(incs []schemas.Incident) incidentStats {
 	return st
 }
 
-func mean(xs []float64) *float64 {
-	if len(xs) == 0 {
+func mean(sum float64, n int) *float64 {
+	if n == 0 {
 		return nil
 	}
-	sum := 0.0
-	for _, x := range xs {
-		sum += x
-	}
-	m := sum / float64(len(xs))
+	m := sum / float64(n)
 	return &m
 }
 
@@ -183,9 +175,9 @@ func statsCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			f := store.IncidentFilter{Limit: 10000}
+			var since time.Time
 			if v := c.String("since"); v != "" {
-				if f.Since, err = api.ParseSince(v, time.Now()); err != nil {
+				if since, err = api.ParseSince(v, time.Now()); err != nil {
 					return fmt.Errorf("--since: %w", err)
 				}
 			}
@@ -193,20 +185,18 @@ func statsCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			incs, err := st.ListIncidents(c.Context, f)
+			groups, err := st.IncidentGroups(c.Context, since, "", autoResolver)
 			if err != nil {
 				return err
 			}
-			all := computeStats(incs)
+			all := statsFromGroups(groups, func(store.IncidentGroup) bool { return true })
 			all.Since = c.String("since")
 			bySev := map[schemas.Severity]incidentStats{}
 			if c.Bool("by-severity") {
-				groups := map[schemas.Severity][]schemas.Incident{}
-				for _, inc := range incs {
-					groups[inc.Severity] = append(groups[inc.Severity], inc)
-				}
-				for sev, g := range groups {
-					bySev[sev] = computeStats(g)
+				for _, sev := range schemas.Severities {
+					if all.BySeverity[sev] > 0 {
+						bySev[sev] = statsFromGroups(groups, func(g store.IncidentGroup) bool { return g.Severity == string(sev) })
+					}
 				}
 			}
 			if format == outputJSON {

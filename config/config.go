@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/mahavishnu/mahavishnu/remediation"
 	"github.com/mahavishnu/mahavishnu/schemas"
 )
@@ -205,7 +207,40 @@ type RetentionConfig struct {
 	ResolvedIncidentsDays int `yaml:"resolved_incidents_days" json:"resolved_incidents_days"`
 	EventHistoryDays      int `yaml:"event_history_days" json:"event_history_days"`
 	PostmortemsDays       int `yaml:"postmortems_days" json:"postmortems_days"`
+	// Schedule is when the housekeeping workflow runs: a Go duration ("1h": every hour)
+	// or a five-field cron expression ("0 3 * * *"), in UTC. See ScheduleSpec.
+	Schedule string `yaml:"schedule" json:"schedule"`
 }
+
+// ScheduleSpec parses Schedule: exactly one of interval and cron is set.
+func (r RetentionConfig) ScheduleSpec() (interval time.Duration, cron string, err error) {
+	s := strings.TrimSpace(r.Schedule)
+	if d, derr := time.ParseDuration(s); derr == nil {
+		if d < time.Minute || d > 31*24*time.Hour {
+			return 0, "", fmt.Errorf("want a duration from 1m to 744h, got %q", r.Schedule)
+		}
+		return d, "", nil
+	}
+	if _, cerr := cronParser.Parse(s); cerr != nil || s == "" {
+		return 0, "", fmt.Errorf("want a duration such as 1h or a five-field cron expression such as \"0 3 * * *\", got %q", r.Schedule)
+	}
+	return 0, s, nil
+}
+
+// cronParser accepts what Temporal schedules accept in a cron string: five fields, or a
+// descriptor such as @hourly or @daily.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// EventHistory is event_history_days as a duration.
+func (r RetentionConfig) EventHistory() time.Duration { return days(r.EventHistoryDays) }
+
+// ResolvedIncidents is resolved_incidents_days as a duration.
+func (r RetentionConfig) ResolvedIncidents() time.Duration { return days(r.ResolvedIncidentsDays) }
+
+// Postmortems is postmortems_days as a duration.
+func (r RetentionConfig) Postmortems() time.Duration { return days(r.PostmortemsDays) }
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 
 // APIConfig configures the HTTP API server.
 type APIConfig struct {
@@ -303,6 +338,7 @@ func Default() *Config {
 				ResolvedIncidentsDays: 90,
 				EventHistoryDays:      7,
 				PostmortemsDays:       365,
+				Schedule:              "1h",
 			},
 		},
 		DataDir:   "./data",

@@ -51,6 +51,9 @@ func (c *Config) Validate() error {
 	v.positive("incident_response.retention.resolved_incidents_days", ir.Retention.ResolvedIncidentsDays)
 	v.positive("incident_response.retention.event_history_days", ir.Retention.EventHistoryDays)
 	v.positive("incident_response.retention.postmortems_days", ir.Retention.PostmortemsDays)
+	if _, _, err := ir.Retention.ScheduleSpec(); err != nil {
+		v.add("incident_response.retention.schedule", "%v", err)
+	}
 
 	if c.DataDir == "" {
 		v.add("data_dir", "is required")
