@@ -66,13 +66,17 @@ func NewApp(opts Options) *cli.App {
 				Usage: "config file (default: settings/mahavishnu.yaml when it exists, else built-in defaults)"},
 			&cli.StringFlag{Name: "data-dir", EnvVars: []string{"MAHAVISHNU_DATA_DIR"},
 				Usage: "data directory for the SQLite files (overrides data_dir)"},
+			&cli.StringFlag{Name: "token", EnvVars: []string{"MAHAVISHNU_TOKEN"},
+				Usage: "API token the commands call the manager with (default: api.token); see `tokens create`"},
 		},
 		Before: env.load,
 		After: func(*cli.Context) error {
 			env.close()
 			return nil
 		},
-		Commands: []*cli.Command{incidentsCommand(env), dbCommand(env), temporalCommand(env)},
+		Commands: []*cli.Command{incidentsCommand(env), dbCommand(env), temporalCommand(env),
+			tokensCommand(env), auditCommand(env), // issue 10
+		},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			if err == nil {
 				return
@@ -96,8 +100,10 @@ func exitCode(err error) int {
 // runtime holds what commands share: the config, and the store and Temporal client,
 // opened on first use.
 type runtime struct {
-	opts   Options
-	cfg    *config.Config
+	opts Options
+	cfg  *config.Config
+	// token is --token or MAHAVISHNU_TOKEN ("" falls back to api.token).
+	token  string
 	store  *store.Store
 	client client.Client
 }
@@ -114,6 +120,7 @@ func (r *runtime) load(c *cli.Context) error {
 		cfg.DataDir = dir
 	}
 	r.cfg = cfg
+	r.token = c.String("token")
 	return nil
 }
 

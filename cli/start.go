@@ -161,9 +161,15 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 	}
 	defer m.Close()
 
+	access, err := r.accessOptions(ctx, st, tc, reg, logger)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler: api.New(api.Options{
 			Manager: m, Token: cfg.API.Token.Value(), Logger: logger.With("component", "api"),
+			Proxy: access.Proxy, PublicURL: access.PublicURL, SessionTTL: access.SessionTTL,
+			Declare: access.Declare, PendingApprovals: access.PendingApprovals,
 			ChannelStats: notes.Stats,
 			Dashboard:    r.dashboardOptions(st, reg),
 			WorkflowURL: func(workflowID, runID string) string {
