@@ -226,12 +226,16 @@ func (s *Server) guarded(pattern string, h func(http.ResponseWriter, *http.Reque
 			s.audit(r, pattern, id, rec.status, err)
 			return
 		}
-		r = r.WithContext(auth.WithIdentity(r.Context(), id))
+		named := new(string)
+		r = r.WithContext(context.WithValue(auth.WithIdentity(r.Context(), id), assertedKey{}, named))
 		err = h(rec, r)
 		if err != nil {
 			s.writeError(rec, r, err)
 		}
 		if write && !(notAuditedWhenAllowed[pattern] && err == nil) {
+			if !id.Authenticated && *named != "" {
+				id.Name = *named // the self-asserted name, audited as unauthenticated
+			}
 			s.audit(r, pattern, id, rec.status, err)
 		}
 	}
@@ -270,6 +274,9 @@ func writeAudit(r *http.Request, st *store.Store, log interface {
 	}
 }
 
+// assertedKey carries, for the audit, the name an unauthenticated caller gave.
+type assertedKey struct{}
+
 // actor returns the name a write records as its actor: the caller's identity when it is
 // authenticated (a different by is refused), else the self-asserted by.
 func actor(ctx context.Context, by string) (string, error) {
@@ -278,6 +285,9 @@ func actor(ctx context.Context, by string) (string, error) {
 	if !id.Authenticated {
 		if by == "" {
 			return "", badRequest("by: who does this is required")
+		}
+		if named, ok := ctx.Value(assertedKey{}).(*string); ok {
+			*named = by
 		}
 		return by, nil
 	}

@@ -384,7 +384,7 @@ func (s *Server) incidentOp(w http.ResponseWriter, r *http.Request, op func(ctx 
 	if err != nil {
 		return err
 	}
-	s.markUnauthenticated(r.Context(), inc.IncidentID, by, strings.TrimPrefix(r.URL.Path[strings.LastIndex(r.URL.Path, "/"):], "/"))
+	s.markUnauthenticated(r.Context(), r.PathValue("id"), by, strings.TrimPrefix(r.URL.Path[strings.LastIndex(r.URL.Path, "/"):], "/"))
 	writeJSON(w, http.StatusOK, inc)
 	return nil
 }

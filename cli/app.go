@@ -147,11 +147,15 @@ func (r *runtime) Client(ctx context.Context) (client.Client, error) {
 		return r.client, nil
 	}
 	hostPort := r.cfg.TemporalHostPort()
-	c, err := client.DialContext(ctx, client.Options{
+	opts := client.Options{
 		HostPort:  hostPort,
 		Namespace: r.cfg.Temporal.Namespace,
 		Logger:    sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-	})
+	}
+	if err := secureTemporal(r.cfg, &opts); err != nil {
+		return nil, err
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		hint := ""
 		if r.cfg.Embedded() {

@@ -282,9 +282,10 @@ func historyCommand(r *runtime) *cli.Command {
 			&cli.StringFlag{Name: "incident", Usage: "only this incident"},
 			&cli.StringFlag{Name: "since", Usage: "10m, 2h, 7d or an RFC 3339 time"},
 			&cli.IntFlag{Name: "last", Value: 50},
+			auditHistoryFlag(),
 			outputFlag(),
 		},
-		Action: func(c *cli.Context) error {
+		Action: func(c *cli.Context) (err error) {
 			format, err := outputFormat(c)
 			if err != nil {
 				return err
@@ -295,6 +296,14 @@ func historyCommand(r *runtime) *cli.Command {
 					return fmt.Errorf("--since: %w", err)
 				}
 			}
+			if format == outputJSON && c.IsSet("audit") && c.Bool("audit") {
+				return r.auditHistory(c, format)
+			}
+			defer func() {
+				if err == nil && format != outputJSON && c.Bool("audit") {
+					err = r.auditHistory(c, format)
+				}
+			}()
 			st, err := r.Store(c.Context)
 			if err != nil {
 				return err

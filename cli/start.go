@@ -234,6 +234,9 @@ func (r *runtime) connectTemporal(ctx context.Context, logger *slog.Logger) (cli
 		Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-client")),
 	}
 	if !cfg.Embedded() {
+		if err := secureTemporal(cfg, &opts); err != nil {
+			return nil, nil, nil, err
+		}
 		tc, err := client.NewLazyClient(opts)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("Temporal client for %s (temporal.address): %w", opts.HostPort, err)

@@ -215,3 +215,42 @@ func printAudit(c *cli.Context, rows []store.AuditEntry) {
 	}
 	_ = tw.Flush()
 }
+
+func auditHistoryFlag() *cli.BoolFlag {
+	return &cli.BoolFlag{Name: "audit", Value: true,
+		Usage: "also show the audit rows (who did what, allowed or denied; needs the admin role once tokens exist); with -o json, --audit prints only them"}
+}
+
+// auditHistory prints the audit rows of `incidents history` (of --incident, since --since).
+func (r *runtime) auditHistory(c *cli.Context, format string) error {
+	q := url.Values{}
+	if v := c.String("incident"); v != "" {
+		q.Set("incident_id", v)
+	}
+	if v := c.String("since"); v != "" {
+		q.Set("since", v)
+	}
+	q.Set("limit", fmt.Sprint(max(c.Int("last"), 1)))
+	var out struct {
+		Audit []store.AuditEntry `json:"audit"`
+	}
+	_, err := r.api().do(c.Context, http.MethodGet, "/api/v1/audit?"+q.Encode(), nil, &out)
+	if format == outputJSON {
+		if err != nil {
+			return err
+		}
+		return writeJSON(c.App.Writer, out.Audit)
+	}
+	fmt.Fprintln(c.App.Writer)
+	if err != nil {
+		fmt.Fprintf(c.App.Writer, "Audit: not shown (%s)\n", err)
+		return nil
+	}
+	fmt.Fprintln(c.App.Writer, "Audit:")
+	if len(out.Audit) == 0 {
+		fmt.Fprintln(c.App.Writer, "No audit rows.")
+		return nil
+	}
+	printAudit(c, out.Audit)
+	return nil
+}
