@@ -122,6 +122,13 @@ func TestCLIGoesThroughTheAPIWithItsToken(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, "carol (unauthenticated)")
 
+	// Once tokens exist, reads go through the API too.
+	_, _, err = run("incidents", "list")
+	require.ErrorContains(t, err, "HTTP 401")
+	out, _, err = run("--token", rita, "incidents", "list", "-o", "json")
+	require.NoError(t, err)
+	require.Contains(t, out, `"incident_id": "inc_1"`)
+
 	revoked, _, err := run("tokens", "revoke", "rita")
 	require.NoError(t, err)
 	require.Contains(t, revoked, "revoked")

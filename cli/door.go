@@ -3,8 +3,12 @@ package cli
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/mahavishnu/mahavishnu/schemas"
+	"github.com/mahavishnu/mahavishnu/store"
 )
 
 // One door (issue 10): the CLI's writes go through the manager's HTTP API with the
@@ -30,4 +34,48 @@ func (r *runtime) incidentCall(c *cli.Context, id, op string, body, out any) err
 		return incidentError(id, err)
 	}
 	return nil
+}
+
+// readsThroughAPI reports whether reads must go through the API too: once any token
+// exists (or the CLI holds one), reading the store directly would bypass the rules.
+func (r *runtime) readsThroughAPI(c *cli.Context) (bool, error) {
+	if r.apiToken() != "" {
+		return true, nil
+	}
+	st, err := r.Store(c.Context)
+	if err != nil {
+		return false, err
+	}
+	return st.HasTokens(c.Context)
+}
+
+// listIncidents lists incidents from the store, or through the API once tokens exist.
+func (r *runtime) listIncidents(c *cli.Context, f store.IncidentFilter) ([]schemas.Incident, error) {
+	viaAPI, err := r.readsThroughAPI(c)
+	if err != nil {
+		return nil, err
+	}
+	if !viaAPI {
+		st, err := r.Store(c.Context)
+		if err != nil {
+			return nil, err
+		}
+		return st.ListIncidents(c.Context, f)
+	}
+	q := url.Values{}
+	for k, v := range map[string]string{"status": f.Status, "type": f.Type, "severity": string(f.Severity)} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	var out struct {
+		Incidents []schemas.Incident `json:"incidents"`
+	}
+	if _, err := r.api().do(c.Context, http.MethodGet, "/api/v1/incidents?"+q.Encode(), nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Incidents, nil
 }

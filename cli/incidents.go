@@ -64,11 +64,7 @@ func listCommand(r *runtime) *cli.Command {
 					return fmt.Errorf("--severity: %w", err)
 				}
 			}
-			st, err := r.Store(c.Context)
-			if err != nil {
-				return err
-			}
-			incs, err := st.ListIncidents(c.Context, f)
+			incs, err := r.listIncidents(c, f)
 			if err != nil {
 				return err
 			}
