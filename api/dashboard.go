@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mahavishnu/mahavishnu/auth"
 	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
@@ -33,7 +34,6 @@ var staticFS embed.FS
 
 // Cookie names of the dashboard.
 const (
-	tokenCookie = "mahavishnu_token"
 	flashCookie = "mahavishnu_flash"
 )
 
@@ -65,9 +65,15 @@ type DashboardDeps struct {
 	// Ops sends responder actions to the incidents' workflows; nil makes the dashboard
 	// read-only (actions answer 503).
 	Ops *manager.Ops
-	// Token guards actions like the JSON API's writes; empty means loopback clients only.
-	Token  string
-	Logger *slog.Logger
+	// Token is the config's bootstrap api.token ("" for none); issued tokens live in the
+	// store. Auth, when set, is used instead (the API server shares its own).
+	Token string
+	Auth  *auth.Authenticator
+	// PublicURL is api.public_url: https makes the session cookie Secure.
+	PublicURL string
+	// SessionTTL is how long a login lasts (default 12h).
+	SessionTTL time.Duration
+	Logger     *slog.Logger
 	// ManagerStatus reports the manager running in this process (nil: none does).
 	ManagerStatus func() manager.Status
 	// TemporalHealth reports the Temporal connection (nil: not checked).
@@ -80,6 +86,7 @@ type DashboardDeps struct {
 // Dashboard is the server-rendered web dashboard: HTML pages, action forms and exports.
 type Dashboard struct {
 	deps  DashboardDeps
+	auth  *auth.Authenticator
 	log   *slog.Logger
 	pages map[string]*template.Template
 	csrf  string
@@ -93,7 +100,10 @@ func NewDashboard(deps DashboardDeps) (*Dashboard, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	d := &Dashboard{deps: deps, log: deps.Logger, pages: map[string]*template.Template{}}
+	d := &Dashboard{deps: deps, auth: deps.Auth, log: deps.Logger, pages: map[string]*template.Template{}}
+	if d.auth == nil {
+		d.auth = &auth.Authenticator{Store: deps.Store, Bootstrap: deps.Token}
+	}
 	for _, page := range []string{"dashboard.html", "incident.html", "login.html", "error.html"} {
 		t, err := template.New(page).Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html", "templates/"+page)
 		if err != nil {
@@ -121,6 +131,7 @@ func NewDashboard(deps DashboardDeps) (*Dashboard, error) {
 func (d *Dashboard) Register(mux *http.ServeMux) {
 	page := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			securityHeaders(w.Header())
 			if err := h(w, r); err != nil {
 				d.writeError(w, r, err)
 			}
@@ -132,11 +143,16 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	page("GET /export", d.exportList)
 	page("GET /login", d.loginForm)
 	page("POST /login", d.login)
+	page("POST /logout", d.logout)
 	for _, a := range []string{"acknowledge", "assign", "mitigate", "resolve", "close"} {
 		page("POST /incidents/{id}/"+a, d.action(a))
 	}
 	static, _ := fs.Sub(staticFS, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	mux.HandleFunc("GET /static/", func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w.Header())
+		files.ServeHTTP(w, r)
+	})
 }
 
 // Handler returns the dashboard alone, with /healthz, for `incidents dashboard`.
@@ -168,7 +184,8 @@ func (s *Server) mountDashboard(mux *http.ServeMux, handle func(string, bool, fu
 		return
 	}
 	d, err := NewDashboard(DashboardDeps{
-		Store: s.m.Store(), Ops: s.m.Ops(), Token: s.opts.Token, Logger: s.log.With("component", "dashboard"),
+		Store: s.m.Store(), Ops: s.m.Ops(), Token: s.opts.Token, Auth: s.auth, PublicURL: s.opts.PublicURL,
+		SessionTTL: s.opts.SessionTTL, Logger: s.log.With("component", "dashboard"),
 		ManagerStatus: s.m.Status, TemporalHealth: s.temporalHealth, WorkflowURL: s.opts.WorkflowURL,
 		Options: s.opts.Dashboard,
 	})
@@ -328,6 +345,7 @@ type healthRow struct {
 }
 
 type overviewPage struct {
+	Who                     *whoView
 	Title, Flash, FlashKind string
 	Refresh                 int
 	Filter                  dashFilter
@@ -352,6 +370,10 @@ type overviewPage struct {
 }
 
 func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
+	v, ok, err := d.readable(w, r)
+	if !ok {
+		return err
+	}
 	f, err := parseDashFilter(r.URL.Query())
 	if err != nil {
 		return err
@@ -363,7 +385,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	ctx := r.Context()
-	p := overviewPage{Title: "Incidents", Filter: f, Refresh: int(d.deps.Options.Refresh.Seconds()), Page: page,
+	p := overviewPage{Who: v.view(d.csrf), Title: "Incidents", Filter: f, Refresh: int(d.deps.Options.Refresh.Seconds()), Page: page,
 		Health: d.health(ctx), TableStatus: cmp.Or(f.tableStatus(), "all"), Severities: schemas.Severities, Statuses: schemas.Statuses}
 	if d.deps.ManagerStatus != nil {
 		st := d.deps.ManagerStatus()
@@ -489,6 +511,7 @@ func (d *Dashboard) health(ctx context.Context) []healthRow {
 }
 
 type incidentPage struct {
+	Who                     *whoView
 	Title, Flash, FlashKind string
 	Refresh                 int
 	Incident                *schemas.Incident
@@ -497,19 +520,21 @@ type incidentPage struct {
 	Choices                 []ActionChoice
 	TemporalURL             string
 	HasPostMortem           bool
-	CSRF                    string
-	NeedToken, HasToken     bool
 	ReadOnly                bool
 }
 
 func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) error {
+	v, ok, err := d.readable(w, r)
+	if !ok {
+		return err
+	}
 	ctx := r.Context()
 	inc, err := d.deps.Store.GetIncident(ctx, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	p := incidentPage{Title: inc.IncidentID + " " + inc.Title, Incident: inc, CSRF: d.csrf, Refresh: int(d.deps.Options.Refresh.Seconds()),
-		NeedToken: d.deps.Token != "", HasToken: d.cookieToken(r), ReadOnly: d.deps.Ops == nil}
+	p := incidentPage{Who: v.view(d.csrf), Title: inc.IncidentID + " " + inc.Title, Incident: inc, Refresh: int(d.deps.Options.Refresh.Seconds()),
+		ReadOnly: d.deps.Ops == nil}
 	if p.Timeline, err = d.deps.Store.Timeline(ctx, inc.IncidentID); err != nil {
 		return err
 	}
@@ -517,7 +542,12 @@ func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if d.deps.Options.Actions != nil {
-		p.Choices = d.deps.Options.Actions(ctx, inc)
+		// The form offers only what the role may run: unsafe actions need Approve.
+		for _, c := range d.deps.Options.Actions(ctx, inc) {
+			if c.Safe || p.Who.CanApprove {
+				p.Choices = append(p.Choices, c)
+			}
+		}
 	}
 	if d.deps.WorkflowURL != nil && inc.WorkflowID != "" {
 		p.TemporalURL = d.deps.WorkflowURL(inc.WorkflowID, inc.RunID)
@@ -534,14 +564,14 @@ func (d *Dashboard) render(w http.ResponseWriter, status int, page string, data 
 		return fmt.Errorf("render %s: %w", page, err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; form-action 'self'; frame-ancestors 'none'")
+	securityHeaders(w.Header())
 	w.WriteHeader(status)
 	_, err := w.Write([]byte(buf.String()))
 	return err
 }
 
 type errorPage struct {
+	Who            *whoView
 	Title, Message string
 	Status         int
 	Refresh        int

@@ -30,6 +30,9 @@ func attachment(w http.ResponseWriter, contentType, name string) {
 
 // exportIncident is GET /incidents/{id}/export?format=json|md.
 func (d *Dashboard) exportIncident(w http.ResponseWriter, r *http.Request) error {
+	if _, ok, err := d.readable(w, r); !ok {
+		return err
+	}
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = "json"
@@ -117,6 +120,9 @@ func fmtTimeRFC(t *time.Time) string {
 
 // exportList is GET /export?format=json|csv with the dashboard's filters.
 func (d *Dashboard) exportList(w http.ResponseWriter, r *http.Request) error {
+	if _, ok, err := d.readable(w, r); !ok {
+		return err
+	}
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = "json"

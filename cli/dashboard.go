@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/mahavishnu/mahavishnu/api"
+	"github.com/mahavishnu/mahavishnu/auth"
 	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/remediation"
 	"github.com/mahavishnu/mahavishnu/schemas"
@@ -78,7 +79,14 @@ func (r *runtime) dashboard(ctx context.Context, c *cli.Context) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(r.opts.Stderr, nil)).With("component", "dashboard")
+	tp := r.cfg.API.TrustedProxy
+	proxy, err := auth.ParseProxy(tp.CIDRs, tp.Header, tp.Roles, tp.DefaultRole)
+	if err != nil {
+		return err
+	}
 	deps := api.DashboardDeps{Store: st, Token: r.cfg.API.Token.Value(), Logger: logger,
+		Auth:      &auth.Authenticator{Store: st, Bootstrap: r.cfg.API.Token.Value(), Proxy: proxy},
+		PublicURL: r.cfg.API.PublicURL, SessionTTL: time.Duration(r.cfg.API.SessionHours) * time.Hour,
 		WorkflowURL: r.dashboardWorkflowURL(), Options: r.dashboardOptions(st, reg)}
 	dialCtx, cancel := context.WithTimeout(ctx, temporalDialTimeout)
 	tc, err := r.Client(dialCtx)

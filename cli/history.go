@@ -22,7 +22,8 @@ type historyRow struct {
 	Actor      string    `json:"actor"`
 	Message    string    `json:"message"`
 	// Source is where the row comes from: "timeline" (responder and system activity on
-	// incidents).
+	// incidents) or "audit" (every write through the API, allowed or denied, with the
+	// caller's identity and address).
 	Source string `json:"source"`
 }
 
@@ -40,7 +41,7 @@ type historySource func(ctx context.Context, st *store.Store, q historyQuery) ([
 
 // historySources are merged by `incidents history`; add a source here to list more
 // (an audit log of configuration changes, say).
-var historySources = []historySource{timelineHistory}
+var historySources = []historySource{timelineHistory, auditHistory}
 
 // historyNoise are the timeline kinds history leaves out unless asked for by --kind: the
 // detector's attachment counters, many per incident.
@@ -179,4 +180,29 @@ func remediationHistory(c *cli.Context, format string, st *store.Store, since ti
 			orDash(rec.ApprovedBy), (time.Duration(rec.DurationMS) * time.Millisecond).String(), orDash(firstLine(rec.Error)))
 	}
 	return tw.Flush()
+}
+
+// auditHistory is the audit log: every write through the API and every refused attempt,
+// as kind "audit". It is left out when --kind names only timeline kinds.
+func auditHistory(ctx context.Context, st *store.Store, q historyQuery) ([]historyRow, error) {
+	if len(q.Kinds) > 0 && !slices.Contains(q.Kinds, "audit") {
+		return nil, nil
+	}
+	entries, err := st.Audit(ctx, store.AuditFilter{Since: q.Since, IncidentID: q.IncidentID, Limit: q.Last})
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]historyRow, 0, len(entries))
+	for _, e := range entries {
+		actor := e.Actor
+		if !e.Authenticated && actor != "" {
+			actor += " (unauthenticated)"
+		}
+		msg := fmt.Sprintf("%s %s: %s (%d)", e.Action, e.Target, e.Result, e.Status)
+		if e.RemoteAddr != "" {
+			msg += " from " + e.RemoteAddr
+		}
+		rows = append(rows, historyRow{At: e.At, IncidentID: e.IncidentID, Kind: "audit", Actor: actor, Message: msg, Source: "audit"})
+	}
+	return rows, nil
 }

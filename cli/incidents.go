@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
 )
@@ -65,11 +65,7 @@ func listCommand(r *runtime) *cli.Command {
 					return fmt.Errorf("--severity: %w", err)
 				}
 			}
-			st, err := r.Store(c.Context)
-			if err != nil {
-				return err
-			}
-			incs, err := st.ListIncidents(c.Context, f)
+			incs, err := r.listIncidents(c, f)
 			if err != nil {
 				return err
 			}
@@ -292,9 +288,7 @@ func acknowledgeCommand(r *runtime) *cli.Command {
 			if err := exactArgs(c, "incident_id"); err != nil {
 				return err
 			}
-			return r.op(c, func(ops *manager.Ops, id string) (*schemas.Incident, error) {
-				return ops.Acknowledge(c.Context, id, c.String("by"))
-			}, func(inc *schemas.Incident) string {
+			return r.op(c, "acknowledge", map[string]string{"by": r.by(c)}, func(inc *schemas.Incident) string {
 				return fmt.Sprintf("Incident %s acknowledged by %s.", inc.IncidentID, inc.AcknowledgedBy)
 			})
 		},
@@ -311,9 +305,7 @@ func assignCommand(r *runtime) *cli.Command {
 			if err := exactArgs(c, "incident_id", "assignee"); err != nil {
 				return err
 			}
-			return r.op(c, func(ops *manager.Ops, id string) (*schemas.Incident, error) {
-				return ops.Assign(c.Context, id, c.Args().Get(1), c.String("by"))
-			}, func(inc *schemas.Incident) string {
+			return r.op(c, "assign", map[string]string{"to": c.Args().Get(1), "by": r.by(c)}, func(inc *schemas.Incident) string {
 				return fmt.Sprintf("Incident %s assigned to %s.", inc.IncidentID, inc.AssignedTo)
 			})
 		},
@@ -333,9 +325,7 @@ func resolveCommand(r *runtime) *cli.Command {
 			if err := exactArgs(c, "incident_id"); err != nil {
 				return err
 			}
-			return r.op(c, func(ops *manager.Ops, id string) (*schemas.Incident, error) {
-				return ops.Resolve(c.Context, id, c.String("by"), c.String("notes"))
-			}, func(inc *schemas.Incident) string {
+			return r.op(c, "resolve", map[string]string{"notes": c.String("notes"), "by": r.by(c)}, func(inc *schemas.Incident) string {
 				return fmt.Sprintf("Incident %s resolved by %s (MTTR %s).", inc.IncidentID, inc.ResolvedBy, fmtSeconds(inc.MTTRSeconds))
 			})
 		},
@@ -352,49 +342,24 @@ func closeCommand(r *runtime) *cli.Command {
 			if err := exactArgs(c, "incident_id"); err != nil {
 				return err
 			}
-			format, err := outputFormat(c)
-			if err != nil {
-				return err
-			}
-			st, err := r.Store(c.Context)
-			if err != nil {
-				return err
-			}
-			ops := &manager.Ops{Store: st}
-			inc, err := ops.Close(c.Context, c.Args().First(), c.String("by"))
-			if err != nil {
-				return incidentError(c.Args().First(), err)
-			}
-			if format == outputJSON {
-				return writeJSON(c.App.Writer, inc)
-			}
-			fmt.Fprintf(c.App.Writer, "Incident %s closed by %s.\n", inc.IncidentID, inc.ClosedBy)
-			return nil
+			return r.op(c, "close", map[string]string{"by": r.by(c)}, func(inc *schemas.Incident) string {
+				return fmt.Sprintf("Incident %s closed by %s.", inc.IncidentID, inc.ClosedBy)
+			})
 		},
 	}
 }
 
-// op runs a responder operation that goes to the incident's workflow.
-func (r *runtime) op(c *cli.Context, do func(*manager.Ops, string) (*schemas.Incident, error), done func(*schemas.Incident) string) error {
+// op runs a responder operation through the manager's API (POST
+// /api/v1/incidents/{id}/{name}), with the caller's token.
+func (r *runtime) op(c *cli.Context, name string, body any, done func(*schemas.Incident) string) error {
 	format, err := outputFormat(c)
 	if err != nil {
 		return err
 	}
-	st, err := r.Store(c.Context)
-	if err != nil {
-		return err
-	}
 	id := c.Args().First()
-	if _, err := st.GetIncident(c.Context, id); err != nil {
-		return incidentError(id, err)
-	}
-	tc, err := r.Client(c.Context)
-	if err != nil {
+	var inc *schemas.Incident
+	if err := r.incidentCall(c, id, name, body, &inc); err != nil {
 		return err
-	}
-	inc, err := do(&manager.Ops{Store: st, Client: tc}, id)
-	if err != nil {
-		return incidentError(id, err)
 	}
 	if format == outputJSON {
 		return writeJSON(c.App.Writer, inc)
@@ -404,8 +369,12 @@ func (r *runtime) op(c *cli.Context, do func(*manager.Ops, string) (*schemas.Inc
 }
 
 func incidentError(id string, err error) error {
-	if errors.Is(err, store.ErrNotFound) {
+	var ae *apiError
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.As(err, &ae) && ae.Status == http.StatusNotFound:
 		return fmt.Errorf("incident %s not found", id)
+	case errors.As(err, &ae) && (ae.Status == http.StatusConflict || ae.Status == http.StatusForbidden):
+		return errors.New(ae.Msg)
 	}
 	return err
 }

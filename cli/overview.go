@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -10,7 +12,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mahavishnu/mahavishnu/api"
-	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
 )
@@ -40,36 +41,15 @@ func createCommand(r *runtime) *cli.Command {
 			if title == "" {
 				return fmt.Errorf("--title: must not be empty")
 			}
-			reg, err := r.registry()
-			if err != nil {
+			cl := r.api()
+			var in schemas.IncidentInput
+			req := api.DeclareRequest{Type: c.String("type"), Severity: sev, Title: title, Source: c.String("source"),
+				Description: c.String("description"), By: r.by(c)}
+			if _, err := cl.do(c.Context, http.MethodPost, "/api/v1/incidents", req, &in); err != nil {
 				return err
 			}
-			st, err := r.Store(c.Context)
-			if err != nil {
-				return err
-			}
-			tc, err := r.Client(c.Context)
-			if err != nil {
-				return err
-			}
-			rule, err := ruleForType(c.Context, st, c.String("type"))
-			if err != nil {
-				return err
-			}
-			id := manager.NewIncidentID()
-			in := schemas.IncidentInput{
-				IncidentID: id, Fingerprint: "manual/" + id, RuleID: rule.ID, IncidentType: c.String("type"),
-				Severity: sev, Title: title, Description: c.String("description"), Source: c.String("source"),
-				DetectedAt: time.Now().UTC(), Actions: rule.Actions, Settings: incidentSettings(r.cfg, reg),
-			}
-			if in.Description == "" {
-				in.Description = "Declared by " + c.String("by")
-			}
-			ops := &manager.Ops{Store: st, Client: tc}
-			if err := ops.Declare(c.Context, r.cfg.Temporal.TaskQueue, in); err != nil {
-				return err
-			}
-			inc, err := waitForRow(c.Context, st, id, 20*time.Second)
+			id := in.IncidentID
+			inc, err := waitForIncident(c.Context, cl, id, 20*time.Second)
 			if err != nil {
 				return fmt.Errorf("incident %s started, but the manager's worker has not recorded it yet (is `incidents start` running?): %w", id, err)
 			}
@@ -79,6 +59,30 @@ func createCommand(r *runtime) *cli.Command {
 			fmt.Fprintf(c.App.Writer, "Incident %s declared: %s %s, %s.\n", id, inc.Severity, inc.IncidentType, inc.Status)
 			return nil
 		},
+	}
+}
+
+// waitForIncident waits, through the API, for the incident's workflow to write its first
+// snapshot.
+func waitForIncident(ctx context.Context, cl *apiClient, id string, wait time.Duration) (*schemas.Incident, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var inc schemas.Incident
+		status, err := cl.do(ctx, http.MethodGet, "/api/v1/incidents/"+url.PathEscape(id), nil, &inc)
+		if err == nil {
+			return &inc, nil
+		}
+		if status != http.StatusNotFound {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-tick.C:
+		}
 	}
 }
 

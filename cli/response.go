@@ -11,8 +11,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mahavishnu/mahavishnu/api"
 	"github.com/mahavishnu/mahavishnu/config"
-	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/remediation"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
@@ -22,22 +22,6 @@ import (
 func responseCommands(r *runtime) []*cli.Command {
 	return []*cli.Command{mitigateCommand(r), approveCommand(r, true), approveCommand(r, false), updateCommand(r),
 		postmortemCommand(r), historyCommand(r), configCommand(r), replayCommand(r), notifyCommand(r), createCommand(r), statsCommand(r), watchCommand(r), dashboardCommand(r)}
-}
-
-// withOps opens the store and Temporal and checks the incident exists.
-func (r *runtime) withOps(c *cli.Context, id string) (*manager.Ops, error) {
-	st, err := r.Store(c.Context)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := st.GetIncident(c.Context, id); err != nil {
-		return nil, incidentError(id, err)
-	}
-	tc, err := r.Client(c.Context)
-	if err != nil {
-		return nil, err
-	}
-	return &manager.Ops{Store: st, Client: tc}, nil
 }
 
 func (r *runtime) registry() (*remediation.Registry, error) {
@@ -98,13 +82,9 @@ func mitigateCommand(r *runtime) *cli.Command {
 				fmt.Fprintf(c.App.Writer, "%s (%s): %s\n", action, res.Status, res.Details)
 				return err
 			}
-			ops, err := r.withOps(c, id)
-			if err != nil {
+			var rec *schemas.ActionRecord
+			if err := r.incidentCall(c, id, "mitigate", api.MitigateRequest{Action: action, ApprovedBy: c.String("approved-by"), By: r.by(c)}, &rec); err != nil {
 				return err
-			}
-			rec, err := ops.Mitigate(c.Context, id, schemas.Mitigate{Action: action, Actor: c.String("by"), ApprovedBy: c.String("approved-by")})
-			if err != nil {
-				return incidentError(id, err)
 			}
 			if format == outputJSON {
 				return writeJSON(c.App.Writer, rec)
@@ -232,17 +212,9 @@ func approveCommand(r *runtime, approve bool) *cli.Command {
 				return err
 			}
 			id := c.Args().First()
-			ops, err := r.withOps(c, id)
-			if err != nil {
+			var ap *schemas.Approval
+			if err := r.incidentCall(c, id, name, api.DecisionRequest{Action: c.String("action"), Reason: c.String("reason"), By: r.by(c)}, &ap); err != nil {
 				return err
-			}
-			do := ops.Approve
-			if !approve {
-				do = ops.Reject
-			}
-			ap, err := do(c.Context, id, c.String("action"), c.String("by"), c.String("reason"))
-			if err != nil {
-				return incidentError(id, err)
 			}
 			if format == outputJSON {
 				return writeJSON(c.App.Writer, ap)
@@ -273,7 +245,7 @@ func updateCommand(r *runtime) *cli.Command {
 				return err
 			}
 			id := c.Args().First()
-			req := schemas.Update{By: c.String("by"), Title: c.String("title"), Note: c.String("note")}
+			req := api.UpdateRequest{By: r.by(c), Title: c.String("title"), Note: c.String("note")}
 			if v := c.String("status"); v != "" {
 				if req.Status, err = schemas.ParseStatus(strings.ToLower(v)); err != nil {
 					return fmt.Errorf("--status: %w", err)
@@ -288,19 +260,15 @@ func updateCommand(r *runtime) *cli.Command {
 			if assignee == "" && req.Status == "" && req.Severity == "" && req.Title == "" && req.Note == "" {
 				return fmt.Errorf("nothing to update: give --status, --severity, --title, --assigned-to or --note")
 			}
-			ops, err := r.withOps(c, id)
-			if err != nil {
-				return err
-			}
 			var inc *schemas.Incident
 			if assignee != "" {
-				if inc, err = ops.Assign(c.Context, id, assignee, req.By); err != nil {
-					return incidentError(id, err)
+				if err := r.incidentCall(c, id, "assign", map[string]string{"to": assignee, "by": req.By}, &inc); err != nil {
+					return err
 				}
 			}
 			if req.Status != "" || req.Severity != "" || req.Title != "" || req.Note != "" {
-				if inc, err = ops.Update(c.Context, id, req); err != nil {
-					return incidentError(id, err)
+				if err := r.incidentCall(c, id, "update", req, &inc); err != nil {
+					return err
 				}
 			}
 			if format == outputJSON {

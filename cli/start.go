@@ -172,9 +172,15 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 		go manager.KeepHousekeepingSchedule(ctx, tc, sched, logger.With("component", "housekeeping"))
 	}
 
+	access, err := r.accessOptions(ctx, st, tc, reg, logger)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler: api.New(api.Options{
 			Manager: m, Token: cfg.API.Token.Value(), Logger: logger.With("component", "api"),
+			Proxy: access.Proxy, PublicURL: access.PublicURL, SessionTTL: access.SessionTTL,
+			Declare: access.Declare, PendingApprovals: access.PendingApprovals,
 			ChannelStats: notes.Stats,
 			Dashboard:    r.dashboardOptions(st, reg),
 			WorkflowURL: func(workflowID, runID string) string {
@@ -239,6 +245,9 @@ func (r *runtime) connectTemporal(ctx context.Context, logger *slog.Logger) (cli
 		Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-client")),
 	}
 	if !cfg.Embedded() {
+		if err := secureTemporal(cfg, &opts); err != nil {
+			return nil, nil, nil, err
+		}
 		tc, err := client.NewLazyClient(opts)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("Temporal client for %s (temporal.address): %w", opts.HostPort, err)

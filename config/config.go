@@ -246,8 +246,28 @@ func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 type APIConfig struct {
 	// Listen is the host:port the API and dashboard listen on.
 	Listen string `yaml:"listen" json:"listen"`
-	// Token is the bearer token for writes; empty means only loopback clients may write.
+	// Token is the bootstrap admin bearer token; empty means none (issue tokens with
+	// `mahavishnu tokens create`; with no token at all only loopback clients may write).
 	Token Secret `yaml:"token" json:"token"`
+	// Access control (issue 10, docs/security.md).
+	// PublicURL is the address users reach the dashboard at; https makes the session
+	// cookie Secure even behind a TLS-terminating proxy.
+	PublicURL string `yaml:"public_url" json:"public_url"`
+	// SessionHours is how long a dashboard login lasts.
+	SessionHours int `yaml:"session_hours" json:"session_hours"`
+	// TrustedProxy names an authenticating proxy whose user header is an identity.
+	TrustedProxy TrustedProxyConfig `yaml:"trusted_proxy" json:"trusted_proxy"`
+}
+
+// TrustedProxyConfig is an SSO proxy (oauth2-proxy and the like) in front of the API.
+type TrustedProxyConfig struct {
+	// CIDRs are the proxy's addresses; empty disables the option.
+	CIDRs []string `yaml:"cidrs" json:"cidrs"`
+	// Header carries the authenticated user's name.
+	Header string `yaml:"header" json:"header"`
+	// Roles are "name=role" pairs; users not listed get DefaultRole ("" refuses them).
+	Roles       []string `yaml:"roles" json:"roles"`
+	DefaultRole string   `yaml:"default_role" json:"default_role"`
 }
 
 // DatabaseConfig configures the incident store.
@@ -260,10 +280,26 @@ type DatabaseConfig struct {
 // TemporalConfig says which Temporal server to use.
 type TemporalConfig struct {
 	// Address is host:port of an existing Temporal frontend; empty runs the embedded server.
-	Address   string                 `yaml:"address" json:"address"`
-	Namespace string                 `yaml:"namespace" json:"namespace"`
-	TaskQueue string                 `yaml:"task_queue" json:"task_queue"`
-	Embedded  EmbeddedTemporalConfig `yaml:"embedded" json:"embedded"`
+	Address   string `yaml:"address" json:"address"`
+	Namespace string `yaml:"namespace" json:"namespace"`
+	TaskQueue string `yaml:"task_queue" json:"task_queue"`
+	// APIKey and TLS secure the connection to a Temporal cluster (issue 10).
+	APIKey   Secret                 `yaml:"api_key" json:"api_key"`
+	TLS      TemporalTLSConfig      `yaml:"tls" json:"tls"`
+	Embedded EmbeddedTemporalConfig `yaml:"embedded" json:"embedded"`
+}
+
+// TemporalTLSConfig is TLS (and mTLS with a client certificate) to a Temporal cluster.
+type TemporalTLSConfig struct {
+	// Enabled uses TLS with the system roots even without the files below.
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// CertFile and KeyFile are the client certificate presented for mTLS.
+	CertFile string `yaml:"cert_file" json:"cert_file"`
+	KeyFile  string `yaml:"key_file" json:"key_file"`
+	// CAFile verifies the server instead of the system roots.
+	CAFile string `yaml:"ca_file" json:"ca_file"`
+	// ServerName overrides the name checked in the server certificate.
+	ServerName string `yaml:"server_name" json:"server_name"`
 }
 
 // EmbeddedTemporalConfig configures the embedded Temporal server and its Web UI.
@@ -343,7 +379,7 @@ func Default() *Config {
 		},
 		DataDir:   "./data",
 		RulesFile: DefaultRulesFile,
-		API:       APIConfig{Listen: "127.0.0.1:8080"},
+		API:       APIConfig{Listen: "127.0.0.1:8080", SessionHours: 12, TrustedProxy: TrustedProxyConfig{CIDRs: []string{}, Header: "X-Forwarded-User", Roles: []string{}}},
 		Database:  DatabaseConfig{URL: "sqlite:///incidents.db"},
 		Temporal: TemporalConfig{
 			Namespace: "default",

@@ -141,7 +141,7 @@ func TestLoadEmptyFile(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	keys := Default().Keys()
-	require.Len(t, keys, 58)
+	require.Len(t, keys, 70)
 	require.Equal(t, "incident_response.enabled", keys[0])
 	require.Equal(t, "temporal.embedded.ui_port", keys[len(keys)-1])
 	for _, k := range []string{

@@ -59,6 +59,7 @@ func (c *Config) Validate() error {
 		v.add("data_dir", "is required")
 	}
 	v.hostPort("api.listen", c.API.Listen, 0)
+	c.validateAccess(v)
 	if c.Database.URL == "" {
 		v.add("database.url", "is required (e.g. sqlite:///incidents.db)")
 	} else if _, _, _, err := parseDatabaseURL(c.DatabaseURL()); err != nil {
