@@ -62,7 +62,9 @@ func TestProceduresRecordThenTest(t *testing.T) {
 	}
 	require.Equal(t, []string{"approve restart_service by bob", "acknowledge by alice", "resolve by alice"}, steps)
 
-	out = e.mustRun(t, "procedures", "test", path)
+	out, err = e.run(t.Context(), "procedures", "test", path)
+	recorded, _ := os.ReadFile(path)
+	require.NoError(t, err, "%s\nscenario:\n%s", out, recorded)
 	require.Contains(t, out, "PASS  step")
 	require.Contains(t, out, "PASS  run of restart_service (actor bob)")
 	require.Contains(t, out, "1 scenarios: 1 passed, 0 failed")

@@ -67,10 +67,11 @@ func Record(r Recorded) (*Scenario, error) {
 		d := Duration(max(at.Sub(inc.DetectedAt)-RecordSlack, 0).Truncate(time.Second))
 		return &d
 	}
-	// A step goes at the next whole second after it happened, never before: at +0s it
-	// could reach the workflow before what the responder was answering (an approval
-	// request) existed.
-	offset := func(at time.Time) Duration { return Duration(roundUp(max(at.Sub(inc.DetectedAt), 0))) }
+	// A step goes when it happened, to the millisecond: rounding could move it before
+	// what the responder answered (an approval request), or past the next step.
+	offset := func(at time.Time) Duration {
+		return Duration(max(at.Sub(inc.DetectedAt), time.Millisecond).Truncate(time.Millisecond))
+	}
 
 	severity := inc.Severity
 	stages := map[string]bool{}
