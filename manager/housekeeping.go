@@ -108,4 +108,3 @@ func KeepHousekeepingSchedule(ctx context.Context, tc client.Client, h Housekeep
 		}
 	}
 }
-
