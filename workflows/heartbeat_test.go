@@ -43,8 +43,8 @@ func TestHeartbeatMissedThenRecovered(t *testing.T) {
 	ping := func(after time.Duration) {
 		env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalHeartbeatPing, HeartbeatPing{At: t0.Add(after)}) }, after)
 	}
-	ping(50 * time.Minute)                // in time: next deadline 50m + 1h10m = 2h
-	ping(3 * time.Hour)                   // after the 2h deadline: recovers the incident
+	ping(50 * time.Minute) // in time: next deadline 50m + 1h10m = 2h
+	ping(3 * time.Hour)    // after the 2h deadline: recovers the incident
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalHeartbeatPause, nil) }, 3*time.Hour+time.Minute)
 	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 10*time.Hour) // paused: no further incident
 	env.ExecuteWorkflow(HeartbeatWorkflow, HeartbeatInput{Heartbeat: oncall.Heartbeat{Name: "backup", Every: time.Hour, Grace: 10 * time.Minute}})
