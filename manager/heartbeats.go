@@ -73,4 +73,3 @@ func (m *Manager) DeleteHeartbeat(ctx context.Context, name, by string) error {
 	}
 	return m.opts.Store.DeleteHeartbeat(ctx, name)
 }
-
