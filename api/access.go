@@ -45,6 +45,22 @@ var routePermissions = map[string]auth.Permission{
 	"POST /api/v1/incidents/{id}/close":       auth.Respond,
 	"POST /api/v1/silences":                   auth.Respond,
 	"POST /api/v1/silences/{id}/expire":       auth.Respond,
+	// Issue 11: the directory, schedules and heartbeats are configuration (admin); a
+	// ping is ingest, whatever the method (GET and HEAD serve cron lines with curl).
+	"POST /api/v1/people":                     auth.Administer,
+	"PATCH /api/v1/people/{name}":             auth.Administer,
+	"DELETE /api/v1/people/{name}":            auth.Administer,
+	"POST /api/v1/schedules":                  auth.Administer,
+	"DELETE /api/v1/schedules/{name}":         auth.Administer,
+	"POST /api/v1/schedules/{name}/layers":    auth.Administer,
+	"POST /api/v1/schedules/{name}/overrides": auth.Administer,
+	"DELETE /api/v1/overrides/{id}":           auth.Administer,
+	"POST /api/v1/heartbeats":                 auth.Administer,
+	"DELETE /api/v1/heartbeats/{name}":        auth.Administer,
+	"POST /api/v1/heartbeats/{name}/pause":    auth.Administer,
+	"POST /api/v1/heartbeats/{name}/resume":   auth.Administer,
+	"POST /api/v1/heartbeats/{name}/ping":     auth.PostEvents,
+	"GET /api/v1/heartbeats/{name}/ping":      auth.PostEvents,
 }
 
 // permissionFor returns the permission a route pattern needs.

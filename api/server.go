@@ -129,6 +129,33 @@ func (s *Server) Handler() http.Handler {
 	handle("POST /api/v1/incidents/{id}/update", true, s.updateIncident)
 	handle("GET /api/v1/incidents/{id}/approvals", false, s.approvals)
 	handle("GET /api/v1/audit", false, s.listAudit)
+	// Issue 11, on call: people, schedules, overrides, heartbeats (oncall.go, heartbeats.go).
+	// Permissions: routePermissions in access.go (writes Administer, pings PostEvents).
+	handle("GET /api/v1/people", false, s.listPeople)
+	handle("POST /api/v1/people", true, s.createPerson)
+	handle("GET /api/v1/people/{name}", false, s.getPerson)
+	handle("PATCH /api/v1/people/{name}", true, s.updatePerson)
+	handle("DELETE /api/v1/people/{name}", true, s.deletePerson)
+	handle("GET /api/v1/schedules", false, s.listSchedules)
+	handle("POST /api/v1/schedules", true, s.createSchedule)
+	handle("GET /api/v1/schedules/{name}", false, s.getSchedule) // {name}.ics: iCalendar
+	handle("DELETE /api/v1/schedules/{name}", true, s.deleteSchedule)
+	handle("POST /api/v1/schedules/{name}/layers", true, s.addLayer)
+	handle("GET /api/v1/schedules/{name}/oncall", false, s.whoOnCall)
+	handle("GET /api/v1/schedules/{name}/shifts", false, s.scheduleShifts)
+	handle("GET /api/v1/schedules/{name}/overrides", false, s.listOverrides)
+	handle("POST /api/v1/schedules/{name}/overrides", true, s.createOverride)
+	handle("DELETE /api/v1/overrides/{id}", true, s.deleteOverride)
+	handle("GET /api/v1/oncall", false, s.whoOnCallAll)
+	handle("GET /api/v1/heartbeats", false, s.listHeartbeats)
+	handle("POST /api/v1/heartbeats", true, s.createHeartbeat)
+	handle("GET /api/v1/heartbeats/{name}", false, s.getHeartbeat)
+	handle("DELETE /api/v1/heartbeats/{name}", true, s.heartbeatOp(s.deleteHeartbeat, http.StatusNoContent))
+	handle("POST /api/v1/heartbeats/{name}/pause", true, s.heartbeatOp(s.pauseHeartbeat, http.StatusOK))
+	handle("POST /api/v1/heartbeats/{name}/resume", true, s.heartbeatOp(s.resumeHeartbeat, http.StatusOK))
+	// Pings (auth.PostEvents): GET and HEAD too, so that a cron line with curl works.
+	handle("POST /api/v1/heartbeats/{name}/ping", true, s.heartbeatOp(s.pingHeartbeat, http.StatusAccepted))
+	handle("GET /api/v1/heartbeats/{name}/ping", true, s.heartbeatOp(s.pingHeartbeat, http.StatusAccepted))
 	return mux
 }
 
@@ -218,7 +245,11 @@ func (s *Server) index(w http.ResponseWriter, _ *http.Request) error {
 			"POST /api/v1/alertmanager", "GET|POST /api/v1/rules", "GET /api/v1/rules/review",
 			"GET|PATCH /api/v1/rules/{id}", "POST /api/v1/rules/{id}/enable|disable", "GET /api/v1/rules/{id}/backtest",
 			"GET|POST /api/v1/silences", "GET /api/v1/silences/{id}", "POST /api/v1/silences/{id}/expire",
-			"GET /api/v1/openapi.json"},
+			"GET /api/v1/openapi.json",
+			"GET|POST /api/v1/people", "GET|PATCH|DELETE /api/v1/people/{name}", "GET|POST /api/v1/schedules",
+			"GET|DELETE /api/v1/schedules/{name}", "GET /api/v1/schedules/{name}.ics", "POST /api/v1/schedules/{name}/layers",
+			"GET /api/v1/schedules/{name}/oncall|shifts", "GET|POST /api/v1/schedules/{name}/overrides",
+			"DELETE /api/v1/overrides/{id}", "GET /api/v1/oncall"},
 	})
 	return nil
 }

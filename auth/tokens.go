@@ -14,8 +14,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/mahavishnu/mahavishnu/store"
 )
 
 // TokenPrefix starts every issued token, so that a leaked one is recognisable (secret
@@ -150,10 +148,30 @@ func ParseProxy(cidrs []string, header string, roles []string, defaultRole strin
 	return p, nil
 }
 
+// TokenRecord is what the authenticator needs of an issued token.
+type TokenRecord struct {
+	ID   string
+	Name string
+	Role Role
+	// State is "active", "revoked" or "expired" at the time asked.
+	State string
+}
+
+// TokenStore is where issued tokens are kept (the store implements it; package auth
+// does not import the store, which imports auth for its roles).
+type TokenStore interface {
+	// HasTokens reports whether any token that is not revoked exists.
+	HasTokens(ctx context.Context) (bool, error)
+	// AuthToken returns the token with this SHA-256 hash as of now, or ErrBadToken.
+	AuthToken(ctx context.Context, hash string, now time.Time) (TokenRecord, error)
+	// TouchToken records a token's last use.
+	TouchToken(ctx context.Context, id string, now time.Time) error
+}
+
 // Authenticator turns credentials into identities: issued tokens (from the store), the
 // config's bootstrap token and a trusted proxy's header.
 type Authenticator struct {
-	Store *store.Store
+	Store TokenStore
 	// Bootstrap is the config's api.token ("" for none): an admin identity.
 	Bootstrap string
 	Proxy     *Proxy
@@ -188,22 +206,19 @@ func (a *Authenticator) Token(ctx context.Context, secret string) (id Identity, 
 	if a.Bootstrap != "" && subtle.ConstantTimeCompare([]byte(secret), []byte(a.Bootstrap)) == 1 {
 		return Identity{Name: BootstrapName, Role: Admin, Authenticated: true, Via: "token"}, "", nil
 	}
-	t, err := a.Store.TokenByHash(ctx, Hash(secret))
-	if errors.Is(err, store.ErrNotFound) {
-		return Identity{}, "", ErrBadToken
-	}
+	now := a.now()
+	t, err := a.Store.AuthToken(ctx, Hash(secret), now)
 	if err != nil {
 		return Identity{}, "", err
 	}
-	now := a.now()
-	switch t.State(now) {
+	switch t.State {
 	case "revoked":
 		return Identity{}, "", ErrRevoked
 	case "expired":
 		return Identity{}, "", ErrExpired
 	}
 	a.touch(ctx, t.ID, now)
-	return Identity{Name: t.Name, Role: Role(t.Role), Authenticated: true, Via: "token"}, t.ID, nil
+	return Identity{Name: t.Name, Role: t.Role, Authenticated: true, Via: "token"}, t.ID, nil
 }
 
 // touch records the token's last use, at most once a minute per token and process.

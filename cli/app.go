@@ -75,8 +75,9 @@ func NewApp(opts Options) *cli.App {
 			return nil
 		},
 		Commands: []*cli.Command{incidentsCommand(env), dbCommand(env), temporalCommand(env),
-			proceduresCommand(env), // issue 13: procedure tests
+			proceduresCommand(env),                // issue 13: procedure tests
 			tokensCommand(env), auditCommand(env), // issue 10
+			peopleCommand(env), oncallCommand(env), heartbeatsCommand(env), // issue 11
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			if err == nil {

@@ -215,4 +215,3 @@ func printAudit(c *cli.Context, rows []store.AuditEntry) {
 	}
 	_ = tw.Flush()
 }
-

@@ -107,6 +107,9 @@ type Message struct {
 	At     time.Time `json:"at"`
 	Links  Links     `json:"links"`
 	Fields []Field   `json:"fields,omitempty"`
+	// Recipients are the people this message pages (an escalation to people): Slack
+	// mentions them, email goes to their addresses too, a webhook receives their contacts.
+	Recipients []schemas.Contact `json:"recipients,omitempty"`
 }
 
 // Validate checks the fields every channel relies on; a channel returns the result as a

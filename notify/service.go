@@ -73,6 +73,9 @@ type Request struct {
 	Targets []string
 	// Action is the action an approval request or expiry is about (Message.Action).
 	Action string
+	// People are paged on their own channels (see Message.Recipients): the channels that
+	// reach them (slack for a Slack user, email for an address) are added to the route.
+	People []schemas.Contact
 }
 
 // NewService builds a Service. Routes are kept in a stable order: the log channel first,
@@ -151,6 +154,7 @@ func (s *Service) Message(r Request) Message {
 	if inc.AssignedTo != "" {
 		m.Fields = append(m.Fields, Field{Name: "Assigned to", Value: inc.AssignedTo})
 	}
+	m.Recipients = r.People
 	return m
 }
 
@@ -165,13 +169,31 @@ func (s *Service) Route(r Request) []string {
 				names = append(names, ch)
 			}
 		}
-		return names
+		return s.routePeople(names, r.People)
 	}
 	for _, n := range s.router.Route(s.Message(r)) {
 		names = append(names, n.Name())
 	}
+	return s.routePeople(names, r.People)
+}
+
+// routePeople adds the configured channels that reach the paged people.
+func (s *Service) routePeople(names []string, people []Contact) []string {
+	for _, p := range people {
+		for _, c := range []struct {
+			ch  string
+			has bool
+		}{{ChannelSlack, p.SlackUser != ""}, {ChannelEmail, p.Email != ""}} {
+			if _, ok := s.channels[c.ch]; ok && c.has && !slices.Contains(names, c.ch) {
+				names = append(names, c.ch)
+			}
+		}
+	}
 	return names
 }
+
+// Contact is a paged person's contact details.
+type Contact = schemas.Contact
 
 // Send delivers r to one channel. An unconfigured channel is a permanent error; a send the
 // throttle holds back matches ErrSuppressed.

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/mahavishnu/mahavishnu/auth"
 )
 
 // APIToken is an issued API token. The secret itself is never stored: Hash is its
@@ -125,6 +127,19 @@ func (s *Store) TokenByHash(ctx context.Context, hash string) (*APIToken, error)
 	}
 	t := m.token()
 	return &t, nil
+}
+
+// AuthToken returns the token with this hash for authentication (auth.TokenStore):
+// auth.ErrBadToken when there is none.
+func (s *Store) AuthToken(ctx context.Context, hash string, now time.Time) (auth.TokenRecord, error) {
+	t, err := s.TokenByHash(ctx, hash)
+	if errors.Is(err, ErrNotFound) {
+		return auth.TokenRecord{}, auth.ErrBadToken
+	}
+	if err != nil {
+		return auth.TokenRecord{}, err
+	}
+	return auth.TokenRecord{ID: t.ID, Name: t.Name, Role: auth.Role(t.Role), State: t.State(now)}, nil
 }
 
 // TokenByID returns one token, or an error wrapping ErrNotFound.
