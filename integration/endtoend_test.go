@@ -292,10 +292,10 @@ func lastBody(rx *notifytest.Receiver) []byte {
 	return reqs[len(reqs)-1].Body
 }
 
-// historyPrefix names the workflow version that `make histories` records now (v3: the
-// event-log change). Histories of earlier versions stay in testdata/histories and must keep
+// historyPrefix names the workflow version that `make histories` records now (v4: the
+// remediation policy, escalation to people and Alertmanager resolution changes). Histories of earlier versions stay in testdata/histories and must keep
 // replaying; bump the prefix with the next versioned change.
-const historyPrefix = "v3_"
+const historyPrefix = "v4_"
 
 // recordHistories writes the histories of finished workflows into the directory named by
 // MAHAVISHNU_RECORD_HISTORIES (`make histories`); without it, it does nothing.
