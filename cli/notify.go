@@ -14,8 +14,10 @@ import (
 	"github.com/mahavishnu/mahavishnu/config"
 	"github.com/mahavishnu/mahavishnu/notify"
 	"github.com/mahavishnu/mahavishnu/notify/email"
+	"github.com/mahavishnu/mahavishnu/notify/mattermost"
 	"github.com/mahavishnu/mahavishnu/notify/pagerduty"
 	"github.com/mahavishnu/mahavishnu/notify/slack"
+	"github.com/mahavishnu/mahavishnu/notify/teams"
 	"github.com/mahavishnu/mahavishnu/notify/webhook"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
@@ -63,6 +65,13 @@ func channels(cfg *config.Config, logger *slog.Logger) (map[string]notify.Notifi
 		add(notify.ChannelWebhook, n.Webhook.Enabled, n.Webhook.Configured(), func() (notify.Notifier, error) {
 			return webhook.New(webhook.Config{URL: notify.Secret(n.Webhook.URL.Value()), Secret: notify.Secret(n.Webhook.Secret.Value())})
 		}, n.Webhook.NotifyOnSeverity),
+		// Issue 12: Teams and Mattermost.
+		add(notify.ChannelTeams, n.Teams.Enabled, n.Teams.Configured(), func() (notify.Notifier, error) {
+			return teams.New(teams.Config{WebhookURL: notify.Secret(n.Teams.WebhookURL.Value())})
+		}, n.Teams.NotifyOnSeverity),
+		add(notify.ChannelMattermost, n.Mattermost.Enabled, n.Mattermost.Configured(), func() (notify.Notifier, error) {
+			return mattermost.New(mattermost.Config{WebhookURL: notify.Secret(n.Mattermost.WebhookURL.Value())})
+		}, n.Mattermost.NotifyOnSeverity),
 	}
 	for _, err := range errs {
 		if err != nil {
@@ -203,7 +212,7 @@ func notifyCommand(r *runtime) *cli.Command {
 			Name:  "test",
 			Usage: "send a real test message through a channel and print the receiver's answer",
 			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "channel", Required: true, Usage: "slack, pagerduty, email, webhook or log"},
+				&cli.StringFlag{Name: "channel", Required: true, Usage: "slack, pagerduty, email, webhook, teams, mattermost or log"},
 				outputFlag(),
 			},
 			Action: func(c *cli.Context) error {
