@@ -104,6 +104,9 @@ type Message struct {
 	At     time.Time `json:"at"`
 	Links  Links     `json:"links"`
 	Fields []Field   `json:"fields,omitempty"`
+	// Action is the remediation action an approval_requested message asks about, so
+	// interactive channels (Slack Web API) can offer Approve and Reject for it.
+	Action string `json:"action,omitempty"`
 }
 
 // Validate checks the fields every channel relies on; a channel returns the result as a
