@@ -43,6 +43,8 @@ type Options struct {
 	Dashboard DashboardOptions
 	// HealthOnly serves /healthz and /metrics only: a process without the api role.
 	HealthOnly bool
+	// Slack configures the Slack interactions endpoint (slack.go, issue 12).
+	Slack SlackOptions
 }
 
 // Server is the HTTP API.
@@ -106,6 +108,9 @@ func (s *Server) Handler() http.Handler {
 	handle("POST /api/v1/silences", true, s.createSilence)
 	handle("GET /api/v1/silences/{id}", false, s.getSilence)
 	handle("POST /api/v1/silences/{id}/expire", true, s.expireSilence)
+	// Issue 12: Slack buttons and the /incident command. Slack's signature authenticates
+	// these requests (slack.go), not the API token.
+	handle("POST /api/v1/slack/interactions", false, s.slackInteractions)
 	return mux
 }
 

@@ -173,6 +173,7 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 				return embedded.WorkflowURL(workflowID, runID)
 			},
 			HealthOnly: !rs.api,
+			Slack:      slackOptions(cfg, logger),
 		}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

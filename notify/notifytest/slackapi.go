@@ -13,7 +13,7 @@ import (
 )
 
 // SlackAPI is a local stand-in for the Slack Web API methods this project calls:
-// chat.postMessage, chat.update and views.open. It checks the bearer token, the JSON body
+// chat.postMessage, chat.update, chat.postEphemeral and views.open. It checks the bearer token, the JSON body
 // and its Block Kit blocks (ValidateSlack), that a thread_ts names a top-level message it
 // posted, and that chat.update names a message that exists; it answers like Slack (HTTP
 // 200 with "ok" true or false and an "error" code).
@@ -176,6 +176,14 @@ func (s *SlackAPI) serve(w http.ResponseWriter, r *http.Request) {
 		s.messages[ts] = &SlackMessage{Channel: str("channel"), TS: ts, ThreadTS: str("thread_ts"), Text: str("text"), Blocks: blocks}
 		record("")
 		answer("", map[string]any{"channel": str("channel"), "ts": ts})
+	case "chat.postEphemeral":
+		if str("channel") == "" || str("user") == "" || str("text") == "" {
+			record("invalid_arguments")
+			answer("invalid_arguments", nil)
+			return
+		}
+		record("")
+		answer("", map[string]any{"message_ts": "1700000000.999999"})
 	case "views.open":
 		if str("trigger_id") == "" || body["view"] == nil {
 			record("invalid_arguments")
