@@ -91,7 +91,7 @@ func (s *Store) IncidentsPerDay(ctx context.Context, f ChartFilter, by string) (
 	}
 	var out []DayCount
 	q := s.DB.NewSelect().TableExpr("incidents AS i").
-		ColumnExpr(s.dayExpr()+" AS day").ColumnExpr(col+" AS key").ColumnExpr("count(*) AS n")
+		ColumnExpr(s.dayExpr() + " AS day").ColumnExpr(col + " AS key").ColumnExpr("count(*) AS n")
 	q = s.chartWhere(q, f).GroupExpr("day, key").OrderExpr("day, key")
 	if err := q.Scan(ctx, &out); err != nil {
 		return nil, fmt.Errorf("%s: incidents per day by %s: %w", s.where, by, err)
@@ -103,7 +103,7 @@ func (s *Store) IncidentsPerDay(ctx context.Context, f ChartFilter, by string) (
 func (s *Store) ResponseTimesByWeek(ctx context.Context, f ChartFilter) ([]WeekTimes, error) {
 	var out []WeekTimes
 	q := s.DB.NewSelect().TableExpr("incidents AS i").
-		ColumnExpr(s.weekExpr()+" AS week").ColumnExpr("count(*) AS incidents").
+		ColumnExpr(s.weekExpr() + " AS week").ColumnExpr("count(*) AS incidents").
 		ColumnExpr("count(i.mtta_seconds) AS acknowledged").ColumnExpr("count(i.mttr_seconds) AS resolved").
 		ColumnExpr("avg(i.mtta_seconds) AS mtta").ColumnExpr("avg(i.mttr_seconds) AS mttr")
 	q = s.chartWhere(q, f).GroupExpr("week").OrderExpr("week")
