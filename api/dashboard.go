@@ -92,7 +92,7 @@ func NewDashboard(deps DashboardDeps) (*Dashboard, error) {
 	}
 	d := &Dashboard{deps: deps, log: deps.Logger, pages: map[string]*template.Template{}}
 	for _, page := range []string{"dashboard.html", "incident.html", "login.html", "error.html"} {
-		t, err := template.New(page).Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html", "templates/"+page)
+		t, err := template.New(page).Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html", "templates/charts.html", "templates/"+page)
 		if err != nil {
 			return nil, fmt.Errorf("dashboard template %s: %w", page, err)
 		}
@@ -342,6 +342,10 @@ type overviewPage struct {
 	Components              []componentRow
 	Severities              []schemas.Severity
 	Statuses                []schemas.Status
+	// Charts are the SVG charts of issue 12 (charts.go).
+	Charts chartsView
+	// WorkflowURLs link each listed incident to its workflow in the Temporal Web UI.
+	WorkflowURLs map[string]string
 }
 
 func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
@@ -361,6 +365,12 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
 		p.Manager = &st
 	}
 	p.Incidents = matchStatus(all, f.tableStatus())
+	p.WorkflowURLs = map[string]string{}
+	for _, inc := range p.Incidents {
+		if d.deps.WorkflowURL != nil && inc.WorkflowID != "" {
+			p.WorkflowURLs[inc.IncidentID] = d.deps.WorkflowURL(inc.WorkflowID, inc.RunID)
+		}
+	}
 	bySev, byStatus := map[string]int{}, map[string]int{}
 	activeBySev := map[string]int{}
 	comps := map[string]*componentRow{}
@@ -410,6 +420,9 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
 		return cmp.Or(cmp.Compare(b.Severity.Rank(), a.Severity.Rank()), cmp.Compare(a.Name, b.Name))
 	})
 	if p.Timeline, err = d.recentTimeline(ctx, all); err != nil {
+		return err
+	}
+	if p.Charts, err = d.charts(ctx, f, time.Now()); err != nil {
 		return err
 	}
 	p.Flash, p.FlashKind = takeFlash(w, r)
