@@ -129,7 +129,7 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	page("GET /export", d.exportList)
 	page("GET /login", d.loginForm)
 	page("POST /login", d.login)
-	for _, a := range []string{"acknowledge", "assign", "mitigate", "resolve", "close"} {
+	for _, a := range []string{"acknowledge", "assign", "mitigate", "resolve", "close", "approve", "reject"} {
 		page("POST /incidents/{id}/"+a, d.action(a))
 	}
 	static, _ := fs.Sub(staticFS, "static")
@@ -495,7 +495,9 @@ type incidentPage struct {
 	Choices                 []ActionChoice
 	TemporalURL             string
 	HasPostMortem           bool
-	CSRF                    string
+	// Approvals are the incident's pending approvals (issue 12), with Approve / Reject.
+	Approvals []schemas.Approval
+	CSRF      string
 	NeedToken, HasToken     bool
 	ReadOnly                bool
 }
@@ -519,6 +521,15 @@ func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) error {
 	}
 	if d.deps.WorkflowURL != nil && inc.WorkflowID != "" {
 		p.TemporalURL = d.deps.WorkflowURL(inc.WorkflowID, inc.RunID)
+	}
+	if d.deps.Ops != nil && inc.Status.Active() {
+		qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		approvals, err := d.deps.Ops.PendingApprovals(qctx, inc.IncidentID)
+		cancel()
+		if err != nil {
+			d.log.Warn("dashboard: pending approvals", "incident", inc.IncidentID, "error", err)
+		}
+		p.Approvals = approvals
 	}
 	_, _, pmErr := d.deps.Store.PostMortem(ctx, inc.IncidentID)
 	p.HasPostMortem = pmErr == nil

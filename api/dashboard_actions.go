@@ -127,6 +127,17 @@ func (d *Dashboard) do(ctx context.Context, name string, inc *schemas.Incident, 
 	case "close":
 		_, err = ops.Close(ctx, id, by)
 		return "Closed by " + by + ".", err
+	case "approve", "reject":
+		action := field("action")
+		if action == "" {
+			return "", badRequest("action: which pending action is required")
+		}
+		op, verb := ops.Approve, "Approved"
+		if name == "reject" {
+			op, verb = ops.Reject, "Rejected"
+		}
+		_, err = op(ctx, id, action, by, field("reason"))
+		return fmt.Sprintf("%s %s (%s).", verb, action, by), err
 	}
 	// mitigate: only an action the incident recommends.
 	action := field("action")
