@@ -54,9 +54,9 @@ type svgChart struct {
 }
 
 type chartsView struct {
-	Range                       string
-	BySeverity, ByType, Times   svgChart
-	Noisy                       svgChart
+	Range                     string
+	BySeverity, ByType, Times svgChart
+	Noisy                     svgChart
 }
 
 // charts computes the four charts for the filter (severity, component, since; without

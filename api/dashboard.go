@@ -496,10 +496,10 @@ type incidentPage struct {
 	TemporalURL             string
 	HasPostMortem           bool
 	// Approvals are the incident's pending approvals (issue 12), with Approve / Reject.
-	Approvals []schemas.Approval
-	CSRF      string
-	NeedToken, HasToken     bool
-	ReadOnly                bool
+	Approvals           []schemas.Approval
+	CSRF                string
+	NeedToken, HasToken bool
+	ReadOnly            bool
 }
 
 func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) error {
