@@ -72,6 +72,10 @@ type DashboardDeps struct {
 	// WorkflowURL links an incident to the Temporal Web UI (nil or "": no link).
 	WorkflowURL func(workflowID, runID string) string
 	Options     DashboardOptions
+	// Changes subscribes to incident changes and Stamp reads the current change stamp,
+	// for live updates (live.go); nil turns them off.
+	Changes func() (<-chan string, func())
+	Stamp   func(ctx context.Context) (string, error)
 }
 
 // Dashboard is the server-rendered web dashboard: HTML pages, action forms and exports.
@@ -128,6 +132,7 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	page("GET /incidents/{id}/export", d.exportIncident)
 	page("GET /export", d.exportList)
 	page("GET /login", d.loginForm)
+	page("GET /live", d.live)
 	page("POST /login", d.login)
 	for _, a := range []string{"acknowledge", "assign", "mitigate", "resolve", "close", "approve", "reject"} {
 		page("POST /incidents/{id}/"+a, d.action(a))
@@ -167,7 +172,7 @@ func (s *Server) mountDashboard(mux *http.ServeMux, handle func(string, bool, fu
 	d, err := NewDashboard(DashboardDeps{
 		Store: s.m.Store(), Ops: s.m.Ops(), Token: s.opts.Token, Logger: s.log.With("component", "dashboard"),
 		ManagerStatus: s.m.Status, TemporalHealth: s.temporalHealth, WorkflowURL: s.opts.WorkflowURL,
-		Options: s.opts.Dashboard,
+		Options: s.opts.Dashboard, Changes: s.m.Changes().Subscribe, Stamp: s.m.Store().ChangeStamp,
 	})
 	if err != nil { // the templates are embedded: only a broken build gets here
 		panic(err)
@@ -346,6 +351,8 @@ type overviewPage struct {
 	Charts chartsView
 	// WorkflowURLs link each listed incident to its workflow in the Temporal Web UI.
 	WorkflowURLs map[string]string
+	// LiveURL is the Server-Sent Events stream of live updates ("" without).
+	LiveURL string
 }
 
 func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
@@ -425,6 +432,7 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
 	if p.Charts, err = d.charts(ctx, f, time.Now()); err != nil {
 		return err
 	}
+	p.LiveURL = d.liveURL(r)
 	p.Flash, p.FlashKind = takeFlash(w, r)
 	return d.render(w, http.StatusOK, "dashboard.html", p)
 }
@@ -497,6 +505,7 @@ type incidentPage struct {
 	HasPostMortem           bool
 	// Approvals are the incident's pending approvals (issue 12), with Approve / Reject.
 	Approvals           []schemas.Approval
+	LiveURL             string
 	CSRF                string
 	NeedToken, HasToken bool
 	ReadOnly            bool
@@ -508,7 +517,7 @@ func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := incidentPage{Title: inc.IncidentID + " " + inc.Title, Incident: inc, CSRF: d.csrf,
+	p := incidentPage{Title: inc.IncidentID + " " + inc.Title, Incident: inc, CSRF: d.csrf, LiveURL: d.liveURL(r),
 		NeedToken: d.deps.Token != "", HasToken: d.cookieToken(r), ReadOnly: d.deps.Ops == nil}
 	if p.Timeline, err = d.deps.Store.Timeline(ctx, inc.IncidentID); err != nil {
 		return err

@@ -182,7 +182,7 @@ func TestDashboardRendersSections(t *testing.T) {
 	e := newDashEnv(t, "")
 	body := e.get(t, "/", http.StatusOK)
 	for _, want := range []string{`id="overview"`, `id="incidents"`, `id="timeline"`, `id="metrics"`, `id="components"`,
-		"Active Incidents", `<meta http-equiv="refresh" content="30">`, "API error burst", "Database connections failing",
+		"Active Incidents", `<noscript><meta http-equiv="refresh" content="30"></noscript>`, "API error burst", "Database connections failing",
 		`href="/incidents/inc_api_critical"`, `<b id="active-count">2</b>`, "running"} {
 		require.Contains(t, body, want)
 	}

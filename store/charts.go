@@ -125,3 +125,17 @@ func (s *Store) NoisySources(ctx context.Context, f ChartFilter, limit int) ([]S
 	}
 	return out, nil
 }
+
+// ChangeStamp summarises the incidents and their timelines in one string that changes
+// whenever an incident is opened or changed (its version, event count) or a timeline entry
+// is added: the dashboard's live updates poll it (manager.Changes).
+func (s *Store) ChangeStamp(ctx context.Context) (string, error) {
+	var n, versions, events, entries int64
+	err := s.DB.NewRaw("SELECT (SELECT count(*) FROM incidents), (SELECT coalesce(sum(version), 0) FROM incidents), " +
+		"(SELECT coalesce(sum(event_count), 0) FROM incidents), (SELECT count(*) FROM timeline)").
+		Scan(ctx, &n, &versions, &events, &entries)
+	if err != nil {
+		return "", fmt.Errorf("%s: change stamp: %w", s.where, err)
+	}
+	return fmt.Sprintf("%d.%d.%d.%d", n, versions, events, entries), nil
+}
