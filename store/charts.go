@@ -131,7 +131,7 @@ func (s *Store) NoisySources(ctx context.Context, f ChartFilter, limit int) ([]S
 // is added: the dashboard's live updates poll it (manager.Changes).
 func (s *Store) ChangeStamp(ctx context.Context) (string, error) {
 	var n, versions, events, entries int64
-	err := s.DB.NewRaw("SELECT (SELECT count(*) FROM incidents), (SELECT coalesce(sum(version), 0) FROM incidents), " +
+	err := s.DB.NewRaw("SELECT (SELECT count(*) FROM incidents), (SELECT coalesce(sum(version), 0) FROM incidents), "+
 		"(SELECT coalesce(sum(event_count), 0) FROM incidents), (SELECT count(*) FROM timeline)").
 		Scan(ctx, &n, &versions, &events, &entries)
 	if err != nil {
