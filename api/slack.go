@@ -37,6 +37,23 @@ type SlackDirectory interface {
 // ErrUnknownSlackUser is a Slack user who is not in the people directory.
 var ErrUnknownSlackUser = errors.New("this Slack user is not in the people directory")
 
+// StorePeople is the SlackDirectory over the store's people directory (issue 11): the
+// person whose slack_user is the Slack member ID, with that person's role.
+func StorePeople(st *store.Store) SlackDirectory { return storePeople{st} }
+
+type storePeople struct{ st *store.Store }
+
+func (p storePeople) PersonBySlackUser(ctx context.Context, id string) (string, auth.Role, error) {
+	person, err := p.st.PersonBySlackUser(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", "", ErrUnknownSlackUser
+	case err != nil:
+		return "", "", err
+	}
+	return person.Name, person.Role, nil
+}
+
 // Responder is the manager operations the Slack interactions use; *manager.Ops implements
 // it.
 type Responder interface {
@@ -50,7 +67,7 @@ type Responder interface {
 type SlackOptions struct {
 	// SigningSecret is notifications.slack.signing_secret; empty refuses every request.
 	SigningSecret string
-	// Directory maps Slack users to people; nil refuses every request.
+	// Directory maps Slack users to people; nil means the store's people directory.
 	Directory SlackDirectory
 	// Client is the Web API client that updates messages and opens the notes modal; nil
 	// leaves messages as they are (webhook mode has no buttons anyway).
@@ -135,10 +152,11 @@ func (s *Server) verifySlack(h http.Header, body []byte) error {
 
 // slackPerson maps the Slack user to a person and checks that their role grants p.
 func (s *Server) slackPerson(ctx context.Context, slackUser string, p auth.Permission) (auth.Identity, error) {
-	if s.opts.Slack.Directory == nil {
-		return auth.Identity{}, &slackRefusal{http.StatusForbidden, "no people directory is configured: Slack users cannot act"}
+	dir := s.opts.Slack.Directory
+	if dir == nil {
+		dir = StorePeople(s.m.Store())
 	}
-	name, role, err := s.opts.Slack.Directory.PersonBySlackUser(ctx, slackUser)
+	name, role, err := dir.PersonBySlackUser(ctx, slackUser)
 	switch {
 	case errors.Is(err, ErrUnknownSlackUser) || (err == nil && name == ""):
 		return auth.Identity{}, &slackRefusal{http.StatusForbidden,

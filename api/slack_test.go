@@ -22,6 +22,7 @@ import (
 	"github.com/mahavishnu/mahavishnu/auth"
 	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/notify/notifytest"
+	"github.com/mahavishnu/mahavishnu/oncall"
 	"github.com/mahavishnu/mahavishnu/notify/slack"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
@@ -307,4 +308,30 @@ func TestSlackSlashCommand(t *testing.T) {
 	require.Contains(t, run("U_NOBODY", "list"), "not in the people directory")
 	require.Contains(t, run("U_RESP", "frobnicate"), "usage: /incident list")
 	require.Equal(t, []string{"ack inc_9 by rita", "resolve inc_9 by rita: rolled back the deploy"}, f.resp.Calls())
+}
+
+// TestSlackUsesThePeopleDirectory maps Slack users through the store's people (issue 11):
+// the person's role decides, and someone who is not there is refused.
+func TestSlackUsesThePeopleDirectory(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:///incidents.db", t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	require.NoError(t, st.InsertPerson(ctx, oncall.Person{Name: "alice", SlackUser: "U0ALICE", Role: auth.Approver}))
+	require.NoError(t, st.InsertPerson(ctx, oncall.Person{Name: "rita", SlackUser: "U0RITA", Role: auth.Responder}))
+	m, err := manager.New(manager.Options{Store: st, Client: &fakeTemporal{}, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	resp := &recordingResponder{}
+	f := &slackFixture{resp: resp, h: New(Options{Manager: m, Logger: slog.New(slog.DiscardHandler),
+		Slack: SlackOptions{SigningSecret: signingSecret, Responder: resp}}).Handler()}
+
+	code, body := f.click(t, "U0ALICE", slack.ActionApprove, "inc_1|rollback")
+	require.Equal(t, http.StatusOK, code, body)
+	code, body = f.click(t, "U0RITA", slack.ActionApprove, "inc_1|rollback")
+	require.Equal(t, http.StatusForbidden, code)
+	require.Contains(t, body, "rita (role responder) may not approve")
+	code, body = f.click(t, "U0STRANGER", slack.ActionAcknowledge, "inc_1")
+	require.Equal(t, http.StatusForbidden, code)
+	require.Contains(t, body, "people add NAME --slack-user U0STRANGER")
+	require.Equal(t, []string{"approve inc_1 rollback by alice"}, resp.Calls())
 }
