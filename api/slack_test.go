@@ -22,8 +22,8 @@ import (
 	"github.com/mahavishnu/mahavishnu/auth"
 	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/notify/notifytest"
-	"github.com/mahavishnu/mahavishnu/oncall"
 	"github.com/mahavishnu/mahavishnu/notify/slack"
+	"github.com/mahavishnu/mahavishnu/oncall"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
 )
