@@ -29,6 +29,8 @@ type NotifyInput struct {
 	// channels are routed by the incident's severity.
 	Channels []string `json:"channels,omitempty"`
 	Targets  []string `json:"targets,omitempty"`
+	// People are paged on their own channels (issue 11): Slack mentions, their email.
+	People []schemas.Contact `json:"people,omitempty"`
 	// Key identifies this notification: a retried activity never sends it twice to a
 	// channel that already has it.
 	Key string `json:"key"`

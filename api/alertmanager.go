@@ -27,6 +27,11 @@ func (s *Server) postAlertmanager(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	// Issue 11: incidents whose every alert is now resolved count as recovered. The events
+	// are stored either way, so a failure here is logged, not answered.
+	if _, err := s.m.AlertsResolved(r.Context(), events); err != nil {
+		s.log.Warn("alertmanager resolution", "error", err)
+	}
 	writeJSON(w, http.StatusAccepted, IngestResponse{Accepted: len(ids), EventIDs: ids})
 	return nil
 }

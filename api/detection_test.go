@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/mahavishnu/mahavishnu/manager"
+	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
 )
 
@@ -22,6 +23,8 @@ type fakeTemporal struct {
 	client.Client
 	mu      sync.Mutex
 	started []string
+	// recovered records the recovered signals: workflow ID and reason (issue 11).
+	recovered []string
 }
 
 func (f *fakeTemporal) SignalWithStartWorkflow(_ context.Context, id, _ string, _ any, _ client.StartWorkflowOptions,
@@ -32,7 +35,14 @@ func (f *fakeTemporal) SignalWithStartWorkflow(_ context.Context, id, _ string, 
 	return fakeRun{id: id}, nil
 }
 
-func (f *fakeTemporal) SignalWorkflow(context.Context, string, string, string, any) error { return nil }
+func (f *fakeTemporal) SignalWorkflow(_ context.Context, id, _, name string, arg any) error {
+	if r, ok := arg.(schemas.Recovered); ok && name == schemas.SignalRecovered {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.recovered = append(f.recovered, id+": "+r.Reason)
+	}
+	return nil
+}
 
 type fakeRun struct {
 	client.WorkflowRun

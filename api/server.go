@@ -108,6 +108,25 @@ func (s *Server) Handler() http.Handler {
 	handle("POST /api/v1/silences", true, s.createSilence)
 	handle("GET /api/v1/silences/{id}", false, s.getSilence)
 	handle("POST /api/v1/silences/{id}/expire", true, s.expireSilence)
+	// Issue 11, on call: people, schedules, overrides, heartbeats (oncall.go, heartbeats.go).
+	// Permissions for the lead to attach: writes auth.Administer, reads auth.Read, the
+	// heartbeat pings auth.PostEvents.
+	handle("GET /api/v1/people", false, s.listPeople)
+	handle("POST /api/v1/people", true, s.createPerson)
+	handle("GET /api/v1/people/{name}", false, s.getPerson)
+	handle("PATCH /api/v1/people/{name}", true, s.updatePerson)
+	handle("DELETE /api/v1/people/{name}", true, s.deletePerson)
+	handle("GET /api/v1/schedules", false, s.listSchedules)
+	handle("POST /api/v1/schedules", true, s.createSchedule)
+	handle("GET /api/v1/schedules/{name}", false, s.getSchedule) // {name}.ics: iCalendar
+	handle("DELETE /api/v1/schedules/{name}", true, s.deleteSchedule)
+	handle("POST /api/v1/schedules/{name}/layers", true, s.addLayer)
+	handle("GET /api/v1/schedules/{name}/oncall", false, s.whoOnCall)
+	handle("GET /api/v1/schedules/{name}/shifts", false, s.scheduleShifts)
+	handle("GET /api/v1/schedules/{name}/overrides", false, s.listOverrides)
+	handle("POST /api/v1/schedules/{name}/overrides", true, s.createOverride)
+	handle("DELETE /api/v1/overrides/{id}", true, s.deleteOverride)
+	handle("GET /api/v1/oncall", false, s.whoOnCallAll)
 	// Issue 12: Slack buttons and the /incident command. Slack's signature authenticates
 	// these requests (slack.go), not the API token.
 	handle("POST /api/v1/slack/interactions", false, s.slackInteractions)
@@ -215,7 +234,11 @@ func (s *Server) index(w http.ResponseWriter, _ *http.Request) error {
 			"POST /api/v1/incidents/{id}/acknowledge|assign|resolve|close",
 			"POST /api/v1/alertmanager", "GET|POST /api/v1/rules", "GET /api/v1/rules/review",
 			"GET|PATCH /api/v1/rules/{id}", "POST /api/v1/rules/{id}/enable|disable", "GET /api/v1/rules/{id}/backtest",
-			"GET|POST /api/v1/silences", "GET /api/v1/silences/{id}", "POST /api/v1/silences/{id}/expire"},
+			"GET|POST /api/v1/silences", "GET /api/v1/silences/{id}", "POST /api/v1/silences/{id}/expire",
+			"GET|POST /api/v1/people", "GET|PATCH|DELETE /api/v1/people/{name}", "GET|POST /api/v1/schedules",
+			"GET|DELETE /api/v1/schedules/{name}", "GET /api/v1/schedules/{name}.ics", "POST /api/v1/schedules/{name}/layers",
+			"GET /api/v1/schedules/{name}/oncall|shifts", "GET|POST /api/v1/schedules/{name}/overrides",
+			"DELETE /api/v1/overrides/{id}", "GET /api/v1/oncall"},
 	})
 	return nil
 }

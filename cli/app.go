@@ -72,7 +72,9 @@ func NewApp(opts Options) *cli.App {
 			env.close()
 			return nil
 		},
-		Commands: []*cli.Command{incidentsCommand(env), dbCommand(env), temporalCommand(env)},
+		Commands: []*cli.Command{incidentsCommand(env), dbCommand(env), temporalCommand(env),
+			peopleCommand(env), oncallCommand(env), // issue 11
+		},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			if err == nil {
 				return

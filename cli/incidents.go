@@ -129,6 +129,17 @@ func getCommand(r *runtime) *cli.Command {
 			if inc.Status.Active() {
 				detail.PendingApprovals, detail.PendingApprovalsError = r.pendingApprovals(c.Context, inc)
 			}
+			// Who was paged when (issue 11): the timeline's paged entries.
+			all, err := st.Timeline(c.Context, inc.IncidentID)
+			if err != nil {
+				return err
+			}
+			detail.Paged = []schemas.TimelineEntry{}
+			for _, e := range all {
+				if e.Kind == schemas.TimelinePaged {
+					detail.Paged = append(detail.Paged, e)
+				}
+			}
 			full := c.Bool("full")
 			if c.Bool("timeline") || full {
 				if detail.Timeline, err = st.Timeline(c.Context, inc.IncidentID); err != nil {
@@ -157,6 +168,8 @@ type incidentDetail struct {
 	PendingApprovalsError string                  `json:"pending_approvals_error,omitempty"`
 	Timeline              []schemas.TimelineEntry `json:"timeline,omitempty"`
 	Events                []schemas.Event         `json:"events,omitempty"`
+	// Paged lists who escalation paged, and when (issue 11).
+	Paged []schemas.TimelineEntry `json:"paged"`
 }
 
 func printIncident(c *cli.Context, d incidentDetail) {
@@ -185,6 +198,14 @@ func printIncident(c *cli.Context, d incidentDetail) {
 		escalation += " (" + inc.EscalationName + ")"
 	}
 	row("Escalation", escalation)
+	for i, e := range d.Paged {
+		label := ""
+		if i == 0 {
+			label = "Paged"
+		}
+		at := e.At
+		fmt.Fprintf(tw, "%s\t%s  %s\n", labelColon(label), fmtTime(&at), strings.TrimPrefix(e.Message, "paged "))
+	}
 	resolved := fmtTime(inc.ResolvedAt)
 	if inc.ResolvedBy != "" {
 		resolved += " by " + inc.ResolvedBy
@@ -430,4 +451,11 @@ func (r *runtime) pendingApprovals(ctx context.Context, inc *schemas.Incident) (
 		return nil, "query failed: " + err.Error()
 	}
 	return aps, ""
+}
+
+func labelColon(s string) string {
+	if s == "" {
+		return ""
+	}
+	return s + ":"
 }

@@ -164,7 +164,7 @@ func notificationLinks(cfg *config.Config) notify.LinkConfig {
 // notifyRequest translates the activity's input.
 func notifyRequest(in activities.NotifyInput) notify.Request {
 	return notify.Request{Incident: in.Incident, Kind: notify.Kind(in.Kind), Text: in.Text, At: in.At,
-		Channels: in.Channels, Targets: in.Targets}
+		Channels: in.Channels, Targets: in.Targets, People: in.People}
 }
 
 // Route implements activities.Notifications.

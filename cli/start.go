@@ -352,6 +352,7 @@ func incidentSettings(cfg *config.Config, reg *remediation.Registry) schemas.Inc
 		AckTargets:       ir.Escalation.AckTargets(),
 		Escalation:       ir.Escalation.Policy(),
 		ReminderInterval: ir.ReminderInterval(),
+		EscalationRepeat: ir.Escalation.Repeat,
 	}
 }
 

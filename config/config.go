@@ -88,6 +88,9 @@ type EscalationConfig struct {
 	// Levels are tried in order: level 0 is on call when the incident opens; the first
 	// escalation happens at the acknowledgement target, each next one after its delay.
 	Levels []EscalationLevelConfig `yaml:"levels" json:"levels"`
+	// Repeat is how many more times the levels are cycled through when nobody
+	// acknowledges after the last one (issue 11; 0: once through).
+	Repeat int `yaml:"repeat" json:"repeat"`
 }
 
 // AckTargetsConfig is the time to acknowledge per severity, in minutes.
@@ -106,6 +109,10 @@ type EscalationLevelConfig struct {
 	// Targets name who is reached at this level (shown in the notification).
 	Targets      []string `yaml:"targets" json:"targets"`
 	DelayMinutes int      `yaml:"delay_minutes" json:"delay_minutes"`
+	// Schedules and People are paged when the level fires (issue 11): whoever each
+	// schedule has on call then, and the people named, on their own channels.
+	Schedules []string `yaml:"schedules" json:"schedules,omitempty"`
+	People    []string `yaml:"people" json:"people,omitempty"`
 }
 
 // AckTargets returns the acknowledgement targets as durations.
@@ -121,7 +128,7 @@ func (e EscalationConfig) AckTargets() map[schemas.Severity]time.Duration {
 func (e EscalationConfig) Policy() []schemas.EscalationLevel {
 	out := make([]schemas.EscalationLevel, len(e.Levels))
 	for i, l := range e.Levels {
-		out[i] = schemas.EscalationLevel{Name: l.Name, Channels: l.Channels, Targets: l.Targets,
+		out[i] = schemas.EscalationLevel{Name: l.Name, Channels: l.Channels, Targets: l.Targets, Schedules: l.Schedules, People: l.People,
 			Delay: time.Duration(l.DelayMinutes) * time.Minute}
 	}
 	return out

@@ -89,6 +89,7 @@ func TestShippedFileHasEveryKey(t *testing.T) {
 		"mttr_target_minutes", "reminder_interval_minutes",
 		"escalation.ack_targets_minutes.critical", "escalation.ack_targets_minutes.high",
 		"escalation.ack_targets_minutes.medium", "escalation.ack_targets_minutes.low",
+		"escalation.repeat", // issue 11
 		// issue 12:
 		"notifications.slack.bot_token", "notifications.slack.channel", "notifications.slack.api_url",
 		"notifications.slack.signing_secret",
@@ -146,7 +147,7 @@ func TestLoadEmptyFile(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	keys := Default().Keys()
-	require.Len(t, keys, 67) // 57 + 10 of issue 12
+	require.Len(t, keys, 68) // 57 + 1 of issue 11 + 10 of issue 12
 	require.Equal(t, "incident_response.enabled", keys[0])
 	require.Equal(t, "temporal.embedded.ui_port", keys[len(keys)-1])
 	for _, k := range []string{

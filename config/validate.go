@@ -34,6 +34,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	v.positive("incident_response.remediation.approval_timeout_seconds", ir.Remediation.ApprovalTimeoutSeconds)
+	if r := ir.Escalation.Repeat; r < 0 || r > 100 {
+		v.add("incident_response.escalation.repeat", "want 0 to 100, got %d", r)
+	}
 
 	n := &ir.Notifications
 	v.httpURL("incident_response.notifications.slack.webhook_url", n.Slack.WebhookURL)

@@ -107,6 +107,9 @@ type Message struct {
 	// Action is the remediation action an approval_requested message asks about, so
 	// interactive channels (Slack Web API) can offer Approve and Reject for it.
 	Action string `json:"action,omitempty"`
+	// Recipients are the people this message pages (an escalation to people): Slack
+	// mentions them, email goes to their addresses too, a webhook receives their contacts.
+	Recipients []schemas.Contact `json:"recipients,omitempty"`
 }
 
 // Validate checks the fields every channel relies on; a channel returns the result as a

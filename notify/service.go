@@ -72,6 +72,9 @@ type Request struct {
 	Channels []string
 	// Targets are the people an escalation notifies ("Escalated to").
 	Targets []string
+	// People are paged on their own channels (see Message.Recipients): the channels that
+	// reach them (slack for a Slack user, email for an address) are added to the route.
+	People []schemas.Contact
 }
 
 // NewService builds a Service. Routes are kept in a stable order: the log channel first,
@@ -153,6 +156,7 @@ func (s *Service) Message(r Request) Message {
 	if r.Kind == KindApprovalRequested {
 		m.Action = ApprovalAction(r.Text)
 	}
+	m.Recipients = r.People
 	return m
 }
 
@@ -180,13 +184,31 @@ func (s *Service) Route(r Request) []string {
 				names = append(names, ch)
 			}
 		}
-		return names
+		return s.routePeople(names, r.People)
 	}
 	for _, n := range s.router.Route(s.Message(r)) {
 		names = append(names, n.Name())
 	}
+	return s.routePeople(names, r.People)
+}
+
+// routePeople adds the configured channels that reach the paged people.
+func (s *Service) routePeople(names []string, people []Contact) []string {
+	for _, p := range people {
+		for _, c := range []struct {
+			ch  string
+			has bool
+		}{{ChannelSlack, p.SlackUser != ""}, {ChannelEmail, p.Email != ""}} {
+			if _, ok := s.channels[c.ch]; ok && c.has && !slices.Contains(names, c.ch) {
+				names = append(names, c.ch)
+			}
+		}
+	}
 	return names
 }
+
+// Contact is a paged person's contact details.
+type Contact = schemas.Contact
 
 // Send delivers r to one channel. An unconfigured channel is a permanent error; a send the
 // throttle holds back matches ErrSuppressed.

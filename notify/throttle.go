@@ -147,9 +147,11 @@ func (t *Throttle) admit(ctx context.Context, channel string, m Message) (releas
 	t.sweep(ctx, now)
 
 	a := Admission{
-		Key:    ThrottleKey{IncidentID: m.IncidentID, Channel: channel, Kind: m.Kind},
-		At:     now,
-		Dedup:  t.interval > 0 && m.Kind != KindTest,
+		Key: ThrottleKey{IncidentID: m.IncidentID, Channel: channel, Kind: m.Kind},
+		At:  now,
+		// A page (a message with recipients) is never deduplicated: each level and
+		// person paged must get through; rate limits still apply.
+		Dedup:  t.interval > 0 && m.Kind != KindTest && len(m.Recipients) == 0,
 		Window: t.interval, InFlight: t.inFlight,
 		Rate: t.rates[channel],
 	}

@@ -33,6 +33,9 @@ const (
 	SignalApprove = "approve"
 	// SignalReject rejects a pending action (ApprovalDecision); also an update.
 	SignalReject = "reject"
+	// SignalRecovered tells an incident that what it watches is back (Recovered): every
+	// Alertmanager alert attached to it resolved, or its heartbeat pinged again (issue 11).
+	SignalRecovered = "recovered"
 
 	// UpdateAcknowledge acknowledges and answers once the read model has it.
 	UpdateAcknowledge = "acknowledge"
@@ -125,6 +128,9 @@ type IncidentSettings struct {
 	// ReminderInterval is how often the assignee is reminded while the incident waits to
 	// be resolved (0: no reminders).
 	ReminderInterval time.Duration `json:"reminder_interval,omitempty"`
+	// EscalationRepeat is how many more times the levels are cycled through when nobody
+	// acknowledges after the last one (issue 11).
+	EscalationRepeat int `json:"escalation_repeat,omitempty"`
 }
 
 // ActionSpec is one remediation action as the workflow sees it.
@@ -141,6 +147,10 @@ type EscalationLevel struct {
 	Channels []string `json:"channels,omitempty"`
 	// Targets name who is paged at this level (shown in the notification).
 	Targets []string `json:"targets,omitempty"`
+	// Schedules and People (issue 11) are paged when the level fires: whoever the
+	// schedules have on call at that moment, and the people named, on their own channels.
+	Schedules []string `json:"schedules,omitempty"`
+	People    []string `json:"people,omitempty"`
 	// Delay is how long after the previous escalation this level is reached; the first
 	// escalation happens at the acknowledgement target.
 	Delay time.Duration `json:"delay,omitempty"`
@@ -230,6 +240,11 @@ type ResumeState struct {
 	EventsSeen      int            `json:"events_seen"`
 	// MaxEventSeverity is the highest event severity the incident heard of.
 	MaxEventSeverity Severity `json:"max_event_severity,omitempty"`
+	// EscalationCycle and Pages carry the escalation to people (issue 11).
+	EscalationCycle int    `json:"escalation_cycle,omitempty"`
+	Pages           []Page `json:"pages,omitempty"`
+	// Recovered carries the recovery the incident heard of (issue 11).
+	Recovered *Recovered `json:"recovered,omitempty"`
 }
 
 // AttachEvents tells the incident about matching events (the SignalAttachEvents payload).
@@ -301,3 +316,42 @@ func WorkflowUIURL(uiBase, namespace, workflowID, runID string) string {
 	}
 	return u + "/history"
 }
+
+// Contact is how one person is reached when an escalation pages them (issue 11).
+type Contact struct {
+	Name      string `json:"name"`
+	Email     string `json:"email,omitempty"`
+	SlackUser string `json:"slack_user,omitempty"`
+	// ChatHandle is the Teams or Mattermost handle.
+	ChatHandle string `json:"chat_handle,omitempty"`
+	Phone      string `json:"phone,omitempty"`
+}
+
+// Page records one person paged by an escalation level.
+type Page struct {
+	// Level is the index into the escalation policy; Cycle counts repeats (0: first pass).
+	Level int    `json:"level"`
+	Cycle int    `json:"cycle,omitempty"`
+	Name  string `json:"level_name,omitempty"`
+	// Via says why the person was paged: "schedule payments", or "directly".
+	Via    string    `json:"via"`
+	Person Contact   `json:"person"`
+	At     time.Time `json:"at"`
+}
+
+// Recovered is the payload of SignalRecovered.
+type Recovered struct {
+	// By says who saw the recovery: "alertmanager" or "heartbeat NAME".
+	By string `json:"by"`
+	// Reason is the timeline text: which alerts resolved, or the ping.
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// Timeline kinds of issue 11.
+const (
+	// TimelinePaged records one person paged by an escalation level.
+	TimelinePaged = "paged"
+	// TimelineRecovered records a recovery (SignalRecovered).
+	TimelineRecovered = "recovered"
+)

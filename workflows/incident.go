@@ -103,6 +103,15 @@ type incident struct {
 	// outbox holds notifications waiting to be sent; sending is set while one goes out.
 	outbox  []activities.NotifyInput
 	sending bool
+
+	// Issue 11 (escalation.go): vPeople and vRecovery are set for runs of
+	// changeEscalationPeople and changeAMResolution; escCycle counts repeats of the
+	// escalation policy, pages everyone paged, recovered the last recovery heard of.
+	vPeople   bool
+	vRecovery bool
+	escCycle  int
+	pages     []schemas.Page
+	recovered *schemas.Recovered
 }
 
 // maxRecent bounds the timeline kept in workflow state; the store has all of it.
@@ -157,6 +166,7 @@ func (w *incident) run(ctx workflow.Context) (schemas.Incident, error) {
 	ctx = workflow.WithActivityOptions(ctx, activityOptions)
 	w.v2 = workflow.GetVersion(ctx, changeResponseProcedure, workflow.DefaultVersion, 1) >= 1
 	w.v3 = workflow.GetVersion(ctx, changeEventLog, workflow.DefaultVersion, 1) >= 1
+	w.onCall(ctx) // issue 11 versions (escalation.go)
 	ctx = workflow.WithActivityOptions(ctx, w.storeOptions())
 	if w.in.Resume != nil {
 		return w.runResumed(ctx)
@@ -274,9 +284,12 @@ func (w *incident) awaitResolution(ctx workflow.Context) error {
 	}
 	for !w.resolved {
 		seen := w.eventsSeen
-		changed, err := workflow.AwaitWithTimeout(ctx, window, func() bool { return w.resolved || w.eventsSeen != seen })
+		changed, err := workflow.AwaitWithTimeout(ctx, window, func() bool { return w.resolved || w.eventsSeen != seen || w.recoveredNow() })
 		if err != nil {
 			return err
+		}
+		if w.recoveredNow() { // issue 11: recovery satisfies stabilisation at once
+			return w.resolve(ctx, schemas.Resolve{By: SystemActor, Notes: "auto-resolved: " + w.recovered.Reason})
 		}
 		if !changed {
 			return w.resolve(ctx, schemas.Resolve{By: SystemActor,

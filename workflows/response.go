@@ -69,6 +69,7 @@ func (w *incident) notify(ctx workflow.Context, kind, text string, level *schema
 		in.Channels, in.Targets = level.Channels, level.Targets
 	}
 	w.outbox = append(w.outbox, in)
+	w.notifyPaged(kind) // issue 11: the resolution reaches everyone paged
 }
 
 // sendNotifications delivers the queued notifications one by one, for as long as the
@@ -246,6 +247,10 @@ func (w *incident) runAction(ctx workflow.Context, action, actor, approvedBy str
 // escalate moves up the escalation policy while the incident stays unacknowledged: the
 // first step at the severity's acknowledgement target, each next one after its delay.
 func (w *incident) escalate(ctx workflow.Context) {
+	if w.vPeople {
+		w.escalatePeople(ctx) // issue 11 (escalation.go)
+		return
+	}
 	levels := w.in.Settings.Escalation
 	target, ok := w.in.Settings.AckTargets[w.inc.Severity]
 	if !ok || target <= 0 {
@@ -346,6 +351,7 @@ func (w *incident) continueAsNew(ctx workflow.Context) error {
 		EscalationLevel: w.inc.EscalationLevel, EventsSeen: w.eventsSeen,
 		MaxEventSeverity: w.maxEventSeverity,
 	}
+	w.carryOnCall(in.Resume)
 	w.logger.Info("continuing as new", "HistoryLength", workflow.GetInfo(ctx).GetCurrentHistoryLength())
 	return workflow.NewContinueAsNewError(ctx, IncidentWorkflow, in)
 }
@@ -359,6 +365,7 @@ func (w *incident) resume(ctx workflow.Context) error {
 	w.actions = slices.Clone(st.Actions)
 	w.eventsSeen = st.EventsSeen
 	w.maxEventSeverity = st.MaxEventSeverity
+	w.restoreOnCall(st)
 	for i, ap := range w.approvals {
 		// Continue-as-new happens only after Remediate, where approved actions have run.
 		w.approvalRan[i] = true

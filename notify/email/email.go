@@ -11,6 +11,7 @@ import (
 	"fmt"
 	netmail "net/mail"
 	"net/textproto"
+	"slices"
 	"strings"
 	"time"
 
@@ -175,6 +176,14 @@ func (n *Notifier) build(m notify.Message) (*mail.Msg, error) {
 	}
 	if err := msg.To(n.cfg.To...); err != nil {
 		return nil, fmt.Errorf("email.to: %w", err)
+	}
+	// Paged people get the message at their own addresses too.
+	for _, p := range m.Recipients {
+		if p.Email != "" && !slices.Contains(n.cfg.To, p.Email) {
+			if err := msg.AddTo(p.Email); err != nil {
+				return nil, notify.Permanent(notify.ChannelEmail, fmt.Errorf("recipient %s: address %q: %w", p.Name, p.Email, err))
+			}
+		}
 	}
 	msg.Subject(Subject(m))
 	msg.SetDateWithValue(m.Time())

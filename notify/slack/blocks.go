@@ -70,6 +70,11 @@ func buildPayload(m notify.Message, interactive []Element) Payload {
 	if m.Actor != "" {
 		intro += " by " + escapeFit(m.Actor, 200)
 	}
+	// Paged people are mentioned (<@U123> is Slack's mention syntax, never escaped).
+	mentions := Mentions(m)
+	if mentions != "" {
+		intro = mentions + "\n" + intro
+	}
 	if m.Text != "" {
 		intro += "\n" + escapeFit(m.Text, maxSectionText-utf8.RuneCountInString(intro)-1)
 	}
@@ -118,7 +123,33 @@ func buildPayload(m notify.Message, interactive []Element) Payload {
 	blocks = append(blocks, Block{Type: "context", Elements: []Element{
 		{Type: "mrkdwn", Text: notify.Truncate(escape(footer), maxContextText)},
 	}})
-	return Payload{Text: escape(m.Subject() + " — " + m.Kind.Label()), Blocks: blocks}
+	text := escape(m.Subject() + " — " + m.Kind.Label())
+	if mentions != "" {
+		text = mentions + " " + text
+	}
+	return Payload{Text: text, Blocks: blocks}
+}
+
+// Mentions returns the Slack mentions of the message's recipients that have a Slack
+// member ID ("<@U1> <@U2>"), or "".
+func Mentions(m notify.Message) string {
+	var out []string
+	for _, p := range m.Recipients {
+		if p.SlackUser != "" && validMemberID(p.SlackUser) {
+			out = append(out, "<@"+p.SlackUser+">")
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// validMemberID keeps anything but a Slack member ID out of the mention syntax.
+func validMemberID(s string) bool {
+	for _, c := range s {
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return len(s) > 1 && len(s) <= 32
 }
 
 // escapeFit escapes s and cuts it to at most max runes without splitting an entity.
