@@ -127,6 +127,15 @@ func (s *Server) Handler() http.Handler {
 	handle("POST /api/v1/schedules/{name}/overrides", true, s.createOverride)
 	handle("DELETE /api/v1/overrides/{id}", true, s.deleteOverride)
 	handle("GET /api/v1/oncall", false, s.whoOnCallAll)
+	handle("GET /api/v1/heartbeats", false, s.listHeartbeats)
+	handle("POST /api/v1/heartbeats", true, s.createHeartbeat)
+	handle("GET /api/v1/heartbeats/{name}", false, s.getHeartbeat)
+	handle("DELETE /api/v1/heartbeats/{name}", true, s.heartbeatOp(s.deleteHeartbeat, http.StatusNoContent))
+	handle("POST /api/v1/heartbeats/{name}/pause", true, s.heartbeatOp(s.pauseHeartbeat, http.StatusOK))
+	handle("POST /api/v1/heartbeats/{name}/resume", true, s.heartbeatOp(s.resumeHeartbeat, http.StatusOK))
+	// Pings (auth.PostEvents): GET and HEAD too, so that a cron line with curl works.
+	handle("POST /api/v1/heartbeats/{name}/ping", true, s.heartbeatOp(s.pingHeartbeat, http.StatusAccepted))
+	handle("GET /api/v1/heartbeats/{name}/ping", true, s.heartbeatOp(s.pingHeartbeat, http.StatusAccepted))
 	// Issue 12: Slack buttons and the /incident command. Slack's signature authenticates
 	// these requests (slack.go), not the API token.
 	handle("POST /api/v1/slack/interactions", false, s.slackInteractions)

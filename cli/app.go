@@ -73,7 +73,7 @@ func NewApp(opts Options) *cli.App {
 			return nil
 		},
 		Commands: []*cli.Command{incidentsCommand(env), dbCommand(env), temporalCommand(env),
-			peopleCommand(env), oncallCommand(env), // issue 11
+			peopleCommand(env), oncallCommand(env), heartbeatsCommand(env), // issue 11
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {
 			if err == nil {

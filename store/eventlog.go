@@ -326,3 +326,35 @@ func jsonList(l []string) string {
 	b, _ := json.Marshal(l) // a []string always marshals
 	return string(b)
 }
+
+// OpenPayload is the outbox payload of an opening: the workflow input and the previous
+// incident of the same fingerprint (whose workflow may still be finishing).
+type OpenPayload struct {
+	Input    schemas.IncidentInput `json:"input"`
+	Previous string                `json:"previous,omitempty"`
+}
+
+// OpenIncident opens an incident outside the detector (a missed heartbeat, issue 11):
+// the incident row and its outbox row in one transaction, like Batch.Open, so the
+// dispatcher starts its workflow. Opening the same incident ID again changes nothing.
+func (s *Store) OpenIncident(ctx context.Context, now time.Time, in schemas.IncidentInput) error {
+	return s.inTx(ctx, func(ctx context.Context, tx bun.Tx) error {
+		b := &Batch{tx: tx, now: now.UTC()}
+		prev, err := b.LastIncident(ctx, in.Fingerprint)
+		if err != nil {
+			return err
+		}
+		if prev == in.IncidentID {
+			return nil // opened already (a retried activity)
+		}
+		payload, err := json.Marshal(OpenPayload{Input: in, Previous: prev})
+		if err != nil {
+			return err
+		}
+		inc := &schemas.Incident{IncidentID: in.IncidentID, IncidentType: in.IncidentType, Severity: in.Severity,
+			Status: schemas.StatusDetected, Title: in.Title, Description: in.Description, RuleID: in.RuleID,
+			Fingerprint: in.Fingerprint, Source: in.Source, DetectedAt: in.DetectedAt, AffectedComponents: []string{in.Source},
+			WorkflowID: schemas.IncidentWorkflowID(in.Fingerprint)}
+		return b.Open(ctx, inc, nil, in.Severity, payload)
+	})
+}

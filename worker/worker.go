@@ -28,4 +28,5 @@ type WorkflowRegistry interface {
 // RegisterWorkflows registers the workflows under their contract names.
 func RegisterWorkflows(r WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.IncidentWorkflow, workflow.RegisterOptions{Name: schemas.IncidentWorkflowType})
+	r.RegisterWorkflowWithOptions(workflows.HeartbeatWorkflow, workflow.RegisterOptions{Name: workflows.HeartbeatWorkflowType}) // issue 11
 }
