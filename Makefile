@@ -10,7 +10,7 @@ FUZZTIME  ?= 10s
 # How long each stream of the storm benchmark runs.
 BENCH_DURATION ?= 10s
 
-.PHONY: run build test test-unit fuzz bench bench-storm lint histories tidy clean
+.PHONY: run build test test-unit fuzz bench bench-storm lint histories tidy clean procedures
 
 build:
 	$(GO) build -ldflags="$(LDFLAGS)" -o $(BIN) ./cmd/mahavishnu
@@ -50,6 +50,11 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet $(PKGS)
 	$(GO) mod tidy -diff
+
+## procedures: the example response procedures (docs/procedures.md) through the built binary,
+## with a JUnit report; `make test` runs them too (TestProcedureExamples)
+procedures: build
+	./$(BIN) --config settings/mahavishnu.yaml procedures test procedures/examples --junit bin/procedures-report.xml
 
 ## histories: record workflow histories from real runs on the embedded server into testdata/histories
 histories:

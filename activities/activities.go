@@ -24,6 +24,8 @@ type Activities struct {
 	Remediation *remediation.Registry
 	// Notifications routes and delivers notifications; nil sends none.
 	Notifications Notifications
+	// Retention is what Housekeep deletes; nil fails Housekeep.
+	Retention *RetentionSettings
 }
 
 // Stage names one response stage.

@@ -29,6 +29,9 @@ type NotifyInput struct {
 	// channels are routed by the incident's severity.
 	Channels []string `json:"channels,omitempty"`
 	Targets  []string `json:"targets,omitempty"`
+	// Action is the remediation action an approval request or expiry is about; the
+	// throttle keeps one window per action.
+	Action string `json:"action,omitempty"`
 	// People are paged on their own channels (issue 11): Slack mentions, their email.
 	People []schemas.Contact `json:"people,omitempty"`
 	// Key identifies this notification: a retried activity never sends it twice to a

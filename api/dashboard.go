@@ -16,9 +16,11 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mahavishnu/mahavishnu/auth"
 	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
@@ -32,7 +34,6 @@ var staticFS embed.FS
 
 // Cookie names of the dashboard.
 const (
-	tokenCookie = "mahavishnu_token"
 	flashCookie = "mahavishnu_flash"
 )
 
@@ -41,7 +42,9 @@ const (
 type DashboardOptions struct {
 	// Enabled serves the dashboard at / (otherwise / answers the JSON endpoint list).
 	Enabled bool
-	// Refresh is how often the dashboard page reloads itself; 0 turns auto-refresh off.
+	// Refresh is how often the overview and incident pages reload themselves (static/
+	// dashboard.js, keeping the scroll position; the filters are in the URL); 0 turns
+	// auto-refresh off. A page with a form being filled in waits until it is left alone.
 	Refresh time.Duration
 	// Actions lists the remediation actions recommended for an incident, offered by the
 	// Mitigate form (nil: no action is offered).
@@ -62,9 +65,15 @@ type DashboardDeps struct {
 	// Ops sends responder actions to the incidents' workflows; nil makes the dashboard
 	// read-only (actions answer 503).
 	Ops *manager.Ops
-	// Token guards actions like the JSON API's writes; empty means loopback clients only.
-	Token  string
-	Logger *slog.Logger
+	// Token is the config's bootstrap api.token ("" for none); issued tokens live in the
+	// store. Auth, when set, is used instead (the API server shares its own).
+	Token string
+	Auth  *auth.Authenticator
+	// PublicURL is api.public_url: https makes the session cookie Secure.
+	PublicURL string
+	// SessionTTL is how long a login lasts (default 12h).
+	SessionTTL time.Duration
+	Logger     *slog.Logger
 	// ManagerStatus reports the manager running in this process (nil: none does).
 	ManagerStatus func() manager.Status
 	// TemporalHealth reports the Temporal connection (nil: not checked).
@@ -81,6 +90,7 @@ type DashboardDeps struct {
 // Dashboard is the server-rendered web dashboard: HTML pages, action forms and exports.
 type Dashboard struct {
 	deps  DashboardDeps
+	auth  *auth.Authenticator
 	log   *slog.Logger
 	pages map[string]*template.Template
 	csrf  string
@@ -94,7 +104,10 @@ func NewDashboard(deps DashboardDeps) (*Dashboard, error) {
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
 	}
-	d := &Dashboard{deps: deps, log: deps.Logger, pages: map[string]*template.Template{}}
+	d := &Dashboard{deps: deps, auth: deps.Auth, log: deps.Logger, pages: map[string]*template.Template{}}
+	if d.auth == nil {
+		d.auth = &auth.Authenticator{Store: deps.Store, Bootstrap: deps.Token}
+	}
 	for _, page := range []string{"dashboard.html", "incident.html", "login.html", "error.html"} {
 		t, err := template.New(page).Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html", "templates/charts.html", "templates/"+page)
 		if err != nil {
@@ -122,6 +135,7 @@ func NewDashboard(deps DashboardDeps) (*Dashboard, error) {
 func (d *Dashboard) Register(mux *http.ServeMux) {
 	page := func(pattern string, h func(http.ResponseWriter, *http.Request) error) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			securityHeaders(w.Header())
 			if err := h(w, r); err != nil {
 				d.writeError(w, r, err)
 			}
@@ -134,11 +148,16 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	page("GET /login", d.loginForm)
 	page("GET /live", d.live)
 	page("POST /login", d.login)
+	page("POST /logout", d.logout)
 	for _, a := range []string{"acknowledge", "assign", "mitigate", "resolve", "close", "approve", "reject"} {
 		page("POST /incidents/{id}/"+a, d.action(a))
 	}
 	static, _ := fs.Sub(staticFS, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	mux.HandleFunc("GET /static/", func(w http.ResponseWriter, r *http.Request) {
+		securityHeaders(w.Header())
+		files.ServeHTTP(w, r)
+	})
 }
 
 // Handler returns the dashboard alone, with /healthz, for `incidents dashboard`.
@@ -170,7 +189,8 @@ func (s *Server) mountDashboard(mux *http.ServeMux, handle func(string, bool, fu
 		return
 	}
 	d, err := NewDashboard(DashboardDeps{
-		Store: s.m.Store(), Ops: s.m.Ops(), Token: s.opts.Token, Logger: s.log.With("component", "dashboard"),
+		Store: s.m.Store(), Ops: s.m.Ops(), Token: s.opts.Token, Auth: s.auth, PublicURL: s.opts.PublicURL,
+		SessionTTL: s.opts.SessionTTL, Logger: s.log.With("component", "dashboard"),
 		ManagerStatus: s.m.Status, TemporalHealth: s.temporalHealth, WorkflowURL: s.opts.WorkflowURL,
 		Options: s.opts.Dashboard, Changes: s.m.Changes().Subscribe, Stamp: s.m.Store().ChangeStamp,
 	})
@@ -202,6 +222,7 @@ var templateFuncs = template.FuncMap{
 	},
 	"dur":  fmtDuration,
 	"dash": func(s string) string { return cmp.Or(strings.TrimSpace(s), "-") },
+	"add":  func(a, b, c int) int { return a + b + c },
 	"join": strings.Join,
 	"query": func(f dashFilter, key, value string) template.URL {
 		return template.URL("?" + f.with(key, value).Encode())
@@ -279,33 +300,32 @@ func (f dashFilter) tableStatus() string {
 }
 
 // load returns the incidents matching severity, component and since (all statuses).
-func (d *Dashboard) load(ctx context.Context, f dashFilter) ([]schemas.Incident, error) {
-	incs, err := d.deps.Store.ListIncidents(ctx, store.IncidentFilter{Severity: schemas.Severity(f.Severity), Since: f.since, Limit: 10000})
-	if err != nil {
-		return nil, err
-	}
-	if f.Component != "" {
-		incs = slices.DeleteFunc(incs, func(inc schemas.Incident) bool {
-			return !slices.Contains(inc.AffectedComponents, f.Component) && inc.Source != f.Component
-		})
-	}
-	return incs, nil
+// scan calls fn for every incident matching the filter's severity, since and component,
+// most recently detected first, streamed from the store in pages: nothing is capped, and
+// memory stays flat however many incidents there are. status, when not "", narrows it
+// further in SQL (active, or one status).
+func (d *Dashboard) scan(ctx context.Context, f dashFilter, status string, fn func(schemas.Incident) error) error {
+	sf := store.IncidentFilter{Severity: schemas.Severity(f.Severity), Since: f.since, Status: status}
+	return d.deps.Store.ScanIncidents(ctx, sf, func(inc schemas.Incident) error {
+		if f.Component != "" && !slices.Contains(inc.AffectedComponents, f.Component) && inc.Source != f.Component {
+			return nil
+		}
+		return fn(inc)
+	})
 }
 
-// matchStatus keeps the incidents the table shows.
-func matchStatus(incs []schemas.Incident, status string) []schemas.Incident {
-	var out []schemas.Incident
-	for _, inc := range incs {
-		switch {
-		case status == "":
-		case status == schemas.StatusActive && !inc.Status.Active():
-			continue
-		case status != schemas.StatusActive && string(inc.Status) != status:
-			continue
-		}
-		out = append(out, inc)
+// tablePageSize is how many incidents one page of the dashboard's table shows (?page=N).
+const tablePageSize = 100
+
+// matchesStatus reports whether the table (status: "", active or one status) shows inc.
+func matchesStatus(inc schemas.Incident, status string) bool {
+	switch {
+	case status == "":
+		return true
+	case status == schemas.StatusActive:
+		return inc.Status.Active()
 	}
-	return out
+	return string(inc.Status) == status
 }
 
 type count struct {
@@ -330,6 +350,7 @@ type healthRow struct {
 }
 
 type overviewPage struct {
+	Who                     *whoView
 	Title, Flash, FlashKind string
 	Refresh                 int
 	Filter                  dashFilter
@@ -340,13 +361,17 @@ type overviewPage struct {
 	Total                   int
 	Incidents               []schemas.Incident
 	TableStatus             string
-	Timeline                []timelineRow
-	ByStatus, BySeverity    []count
-	Resolved                int
-	MTTA, MTTR              string
-	Components              []componentRow
-	Severities              []schemas.Severity
-	Statuses                []schemas.Status
+	// TableTotal counts the incidents the table matches; it shows page Page (from 1) of
+	// Pages, tablePageSize at a time, from row PageFrom.
+	TableTotal, Page, Pages, PageFrom int
+	PrevPage, NextPage                string
+	Timeline                          []timelineRow
+	ByStatus, BySeverity              []count
+	Resolved                          int
+	MTTA, MTTR                        string
+	Components                        []componentRow
+	Severities                        []schemas.Severity
+	Statuses                          []schemas.Status
 	// Charts are the SVG charts of issue 12 (charts.go).
 	Charts chartsView
 	// WorkflowURLs link each listed incident to its workflow in the Temporal Web UI.
@@ -356,44 +381,49 @@ type overviewPage struct {
 }
 
 func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
+	v, ok, err := d.readable(w, r)
+	if !ok {
+		return err
+	}
 	f, err := parseDashFilter(r.URL.Query())
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
-	all, err := d.load(ctx, f)
-	if err != nil {
-		return err
+	page := 1
+	if v := r.URL.Query().Get("page"); v != "" {
+		if page, err = strconv.Atoi(v); err != nil || page < 1 {
+			return badRequest("page: want a page number from 1, got %q", v)
+		}
 	}
-	p := overviewPage{Title: "Incidents", Filter: f, Refresh: int(d.deps.Options.Refresh.Seconds()), Total: len(all),
+	ctx := r.Context()
+	p := overviewPage{Who: v.view(d.csrf), Title: "Incidents", Filter: f, Refresh: int(d.deps.Options.Refresh.Seconds()), Page: page,
 		Health: d.health(ctx), TableStatus: cmp.Or(f.tableStatus(), "all"), Severities: schemas.Severities, Statuses: schemas.Statuses}
 	if d.deps.ManagerStatus != nil {
 		st := d.deps.ManagerStatus()
 		p.Manager = &st
 	}
-	p.Incidents = matchStatus(all, f.tableStatus())
-	p.WorkflowURLs = map[string]string{}
-	for _, inc := range p.Incidents {
-		if d.deps.WorkflowURL != nil && inc.WorkflowID != "" {
-			p.WorkflowURLs[inc.IncidentID] = d.deps.WorkflowURL(inc.WorkflowID, inc.RunID)
-		}
-	}
 	bySev, byStatus := map[string]int{}, map[string]int{}
 	activeBySev := map[string]int{}
 	comps := map[string]*componentRow{}
-	var mtta, mttr []float64
-	for _, inc := range all {
+	var mtta, mttr meanOf
+	var recent []schemas.Incident // the most recently updated, for the timeline
+	tableStatus, first := f.tableStatus(), (page-1)*tablePageSize
+	err = d.scan(ctx, f, "", func(inc schemas.Incident) error {
+		p.Total++
+		if matchesStatus(inc, tableStatus) {
+			if p.TableTotal >= first && p.TableTotal < first+tablePageSize {
+				p.Incidents = append(p.Incidents, inc)
+			}
+			p.TableTotal++
+		}
+		recent = keepRecent(recent, inc, recentIncidents)
 		bySev[string(inc.Severity)]++
 		byStatus[string(inc.Status)]++
-		if inc.MTTASeconds != nil {
-			mtta = append(mtta, *inc.MTTASeconds)
-		}
+		mtta.add(inc.MTTASeconds)
 		if !inc.Status.Active() {
 			p.Resolved++
-			if inc.MTTRSeconds != nil {
-				mttr = append(mttr, *inc.MTTRSeconds)
-			}
-			continue
+			mttr.add(inc.MTTRSeconds)
+			return nil
 		}
 		p.Active++
 		activeBySev[string(inc.Severity)]++
@@ -410,6 +440,24 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
 			row.Severity = row.Severity.Max(inc.Severity)
 			row.Incidents = append(row.Incidents, inc.IncidentID)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	p.Pages = max(1, (p.TableTotal+tablePageSize-1)/tablePageSize)
+	p.WorkflowURLs = map[string]string{}
+	for _, inc := range p.Incidents {
+		if d.deps.WorkflowURL != nil && inc.WorkflowID != "" {
+			p.WorkflowURLs[inc.IncidentID] = d.deps.WorkflowURL(inc.WorkflowID, inc.RunID)
+		}
+	}
+	p.PageFrom = first + 1
+	if page > 1 {
+		p.PrevPage = "?" + pageQuery(f, page-1)
+	}
+	if page < p.Pages {
+		p.NextPage = "?" + pageQuery(f, page+1)
 	}
 	for i := len(schemas.Severities) - 1; i >= 0; i-- {
 		s := string(schemas.Severities[i])
@@ -419,14 +467,14 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
 	for _, s := range schemas.Statuses {
 		p.ByStatus = append(p.ByStatus, count{string(s), byStatus[string(s)]})
 	}
-	p.MTTA, p.MTTR = average(mtta), average(mttr)
+	p.MTTA, p.MTTR = mtta.String(), mttr.String()
 	for _, c := range comps {
 		p.Components = append(p.Components, *c)
 	}
 	slices.SortFunc(p.Components, func(a, b componentRow) int {
 		return cmp.Or(cmp.Compare(b.Severity.Rank(), a.Severity.Rank()), cmp.Compare(a.Name, b.Name))
 	})
-	if p.Timeline, err = d.recentTimeline(ctx, all); err != nil {
+	if p.Timeline, err = d.recentTimeline(ctx, recent); err != nil {
 		return err
 	}
 	if p.Charts, err = d.charts(ctx, f, time.Now()); err != nil {
@@ -435,17 +483,6 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
 	p.LiveURL = d.liveURL(r)
 	p.Flash, p.FlashKind = takeFlash(w, r)
 	return d.render(w, http.StatusOK, "dashboard.html", p)
-}
-
-func average(v []float64) string {
-	if len(v) == 0 {
-		return "-"
-	}
-	var sum float64
-	for _, x := range v {
-		sum += x
-	}
-	return fmtDuration(sum / float64(len(v)))
 }
 
 // recentTimeline merges the latest timeline entries of the most recently updated incidents.
@@ -495,6 +532,7 @@ func (d *Dashboard) health(ctx context.Context) []healthRow {
 }
 
 type incidentPage struct {
+	Who                     *whoView
 	Title, Flash, FlashKind string
 	Refresh                 int
 	Incident                *schemas.Incident
@@ -504,21 +542,23 @@ type incidentPage struct {
 	TemporalURL             string
 	HasPostMortem           bool
 	// Approvals are the incident's pending approvals (issue 12), with Approve / Reject.
-	Approvals           []schemas.Approval
-	LiveURL             string
-	CSRF                string
-	NeedToken, HasToken bool
-	ReadOnly            bool
+	Approvals []schemas.Approval
+	LiveURL   string
+	ReadOnly  bool
 }
 
 func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) error {
+	v, ok, err := d.readable(w, r)
+	if !ok {
+		return err
+	}
 	ctx := r.Context()
 	inc, err := d.deps.Store.GetIncident(ctx, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	p := incidentPage{Title: inc.IncidentID + " " + inc.Title, Incident: inc, CSRF: d.csrf, LiveURL: d.liveURL(r),
-		NeedToken: d.deps.Token != "", HasToken: d.cookieToken(r), ReadOnly: d.deps.Ops == nil}
+	p := incidentPage{Who: v.view(d.csrf), Title: inc.IncidentID + " " + inc.Title, Incident: inc, Refresh: int(d.deps.Options.Refresh.Seconds()),
+		LiveURL: d.liveURL(r), ReadOnly: d.deps.Ops == nil}
 	if p.Timeline, err = d.deps.Store.Timeline(ctx, inc.IncidentID); err != nil {
 		return err
 	}
@@ -526,7 +566,12 @@ func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if d.deps.Options.Actions != nil {
-		p.Choices = d.deps.Options.Actions(ctx, inc)
+		// The form offers only what the role may run: unsafe actions need Approve.
+		for _, c := range d.deps.Options.Actions(ctx, inc) {
+			if c.Safe || p.Who.CanApprove {
+				p.Choices = append(p.Choices, c)
+			}
+		}
 	}
 	if d.deps.WorkflowURL != nil && inc.WorkflowID != "" {
 		p.TemporalURL = d.deps.WorkflowURL(inc.WorkflowID, inc.RunID)
@@ -552,14 +597,14 @@ func (d *Dashboard) render(w http.ResponseWriter, status int, page string, data 
 		return fmt.Errorf("render %s: %w", page, err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; form-action 'self'; frame-ancestors 'none'")
+	securityHeaders(w.Header())
 	w.WriteHeader(status)
 	_, err := w.Write([]byte(buf.String()))
 	return err
 }
 
 type errorPage struct {
+	Who            *whoView
 	Title, Message string
 	Status         int
 	Refresh        int
@@ -585,4 +630,45 @@ func (d *Dashboard) writeError(w http.ResponseWriter, r *http.Request, err error
 	if rerr := d.render(w, status, "error.html", errorPage{Title: http.StatusText(status), Message: msg, Status: status}); rerr != nil {
 		d.log.Error("dashboard error page", "error", rerr)
 	}
+}
+
+// recentIncidents is how many of the most recently updated incidents feed the timeline.
+const recentIncidents = 10
+
+// keepRecent keeps the n most recently updated incidents of list plus inc.
+func keepRecent(list []schemas.Incident, inc schemas.Incident, n int) []schemas.Incident {
+	i, _ := slices.BinarySearchFunc(list, inc, func(a, b schemas.Incident) int { return b.UpdatedAt.Compare(a.UpdatedAt) })
+	if i >= n {
+		return list
+	}
+	list = slices.Insert(list, i, inc)
+	return list[:min(len(list), n)]
+}
+
+// meanOf is a running mean of the values present.
+type meanOf struct {
+	sum float64
+	n   int
+}
+
+func (m *meanOf) add(v *float64) {
+	if v != nil {
+		m.sum += *v
+		m.n++
+	}
+}
+
+// String is the mean as a duration ("-" with no value).
+func (m meanOf) String() string {
+	if m.n == 0 {
+		return "-"
+	}
+	return fmtDuration(m.sum / float64(m.n))
+}
+
+// pageQuery is the filter's query string with page set.
+func pageQuery(f dashFilter, page int) string {
+	v := f.with("", "")
+	v.Set("page", strconv.Itoa(page))
+	return v.Encode()
 }

@@ -11,39 +11,38 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mahavishnu/mahavishnu/auth"
 	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/schemas"
 )
 
-// authorizeForm applies the JSON API's write rule to a form post: with api.token set,
-// the token from the form field "token" or the login cookie; otherwise loopback only.
-// It checks the CSRF token and, when the browser sends one, the Origin first.
-func (d *Dashboard) authorizeForm(r *http.Request) error {
-	if origin := r.Header.Get("Origin"); origin != "" && origin != "null" {
-		u, err := url.Parse(origin)
-		if err != nil || u.Host != r.Host {
-			return &httpError{status: http.StatusForbidden, msg: "cross-site form post refused (Origin does not match)"}
-		}
+// actionPermission is what each dashboard action needs.
+var actionPermission = map[string]auth.Permission{
+	"acknowledge": auth.Respond, "assign": auth.Respond, "mitigate": auth.Respond, "resolve": auth.Respond, "close": auth.Respond,
+	"approve": auth.Approve, "reject": auth.Approve, // issue 12: pending approvals
+}
+
+// authorizeForm checks a form post: the Origin, the CSRF token of the browser's session
+// (or of the process without one), and that the sender's role may do the action. In the
+// no-token mode only loopback clients that name a loopback host may act (a page whose DNS
+// name was rebound to 127.0.0.1 sends its own name and is refused).
+func (d *Dashboard) authorizeForm(r *http.Request, name string) (visitor, error) {
+	v, err := d.visit(r)
+	if err != nil {
+		return v, err
 	}
-	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(d.csrf)) != 1 {
-		return &httpError{status: http.StatusForbidden, msg: "missing or stale form token: reload the page and try again"}
+	if err := d.checkForm(r, v); err != nil {
+		return v, err
 	}
-	if d.deps.Token == "" {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-			return &httpError{status: http.StatusForbidden, msg: "actions are only accepted from loopback clients when api.token is not set"}
-		}
-		// A loopback client must also name a loopback host: a page whose DNS name was
-		// rebound to 127.0.0.1 sends its own name and is refused.
-		if !loopbackHost(r.Host) {
-			return &httpError{status: http.StatusForbidden, msg: "without api.token, open the dashboard as localhost or 127.0.0.1 to act"}
-		}
-		return nil
+	switch {
+	case v.loginNeeded:
+		return v, &httpError{status: http.StatusUnauthorized, msg: "log in at /login with your API token to act"}
+	case v.id.Via == "anonymous":
+		return v, &httpError{status: http.StatusForbidden, msg: "no API token exists: actions are only accepted from loopback clients (open the dashboard as localhost or 127.0.0.1)"}
+	case !v.id.Can(actionPermission[name]):
+		return v, permissionError(v.id, actionPermission[name])
 	}
-	if d.cookieToken(r) || d.tokenOK(r.PostFormValue("token")) {
-		return nil
-	}
-	return &httpError{status: http.StatusUnauthorized, msg: "missing or wrong API token: log in at /login or fill in the token field"}
+	return v, nil
 }
 
 func loopbackHost(hostport string) bool {
@@ -59,15 +58,6 @@ func loopbackHost(hostport string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (d *Dashboard) tokenOK(got string) bool {
-	return d.deps.Token != "" && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(d.deps.Token)) == 1
-}
-
-func (d *Dashboard) cookieToken(r *http.Request) bool {
-	c, err := r.Cookie(tokenCookie)
-	return err == nil && d.tokenOK(c.Value)
-}
-
 // action handles one action form and redirects back to the incident with a flash message.
 func (d *Dashboard) action(name string) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
@@ -75,7 +65,31 @@ func (d *Dashboard) action(name string) func(http.ResponseWriter, *http.Request)
 		if err := r.ParseForm(); err != nil {
 			return badRequest("invalid form: %s", err)
 		}
-		if err := d.authorizeForm(r); err != nil {
+		rec := &statusRecorder{ResponseWriter: w}
+		err := d.act(rec, r, name)
+		if err != nil {
+			d.writeError(rec, r, err)
+		}
+		id, _ := auth.FromContext(r.Context())
+		if v, ok := r.Context().Value(visitorKey{}).(visitor); ok {
+			id = v.id
+		}
+		if !id.Authenticated {
+			id.Name = strings.TrimSpace(r.PostFormValue("by")) // self-asserted, audited as such
+		}
+		d.audit(r, "POST /incidents/{id}/"+name, id, rec.status, err)
+		return nil
+	}
+}
+
+type visitorKey struct{}
+
+// act runs one action form for an allowed sender.
+func (d *Dashboard) act(w http.ResponseWriter, r *http.Request, name string) error {
+	{
+		v, err := d.authorizeForm(r, name)
+		*r = *r.WithContext(context.WithValue(auth.WithIdentity(r.Context(), v.id), visitorKey{}, v))
+		if err != nil {
 			return err
 		}
 		if d.deps.Ops == nil {
@@ -86,9 +100,9 @@ func (d *Dashboard) action(name string) func(http.ResponseWriter, *http.Request)
 		if err != nil {
 			return err
 		}
-		by := strings.TrimSpace(r.PostFormValue("by"))
-		if by == "" {
-			return badRequest("your name: who does this is required")
+		by, err := actor(ctx, r.PostFormValue("by"))
+		if err != nil {
+			return &httpError{status: statusOf(err, http.StatusBadRequest), msg: "your name: " + strings.TrimPrefix(err.Error(), "by: ")}
 		}
 		msg, err := d.do(ctx, name, inc, by, r.PostForm)
 		back := "/incidents/" + url.PathEscape(id)
@@ -99,6 +113,7 @@ func (d *Dashboard) action(name string) func(http.ResponseWriter, *http.Request)
 		case err != nil:
 			return err
 		default:
+			markUnauthenticated(ctx, d.deps.Store, d.log, id, by, name)
 			setFlash(w, "ok", msg)
 		}
 		http.Redirect(w, r, back, http.StatusSeeOther)
@@ -148,7 +163,15 @@ func (d *Dashboard) do(ctx context.Context, name string, inc *schemas.Incident, 
 	if !slices.ContainsFunc(offered, func(c ActionChoice) bool { return c.ID == action }) {
 		return "", badRequest("action: %q is not a recommended action of incident %s", action, id)
 	}
-	rec, err := ops.Mitigate(ctx, id, schemas.Mitigate{Action: action, Actor: by, ApprovedBy: field("approved_by")})
+	approvedBy := field("approved_by")
+	if field("approve") != "" { // the approver's checkbox: approve as oneself
+		approvedBy = by
+	}
+	approvedBy, err = approver(ctx, approvedBy)
+	if err != nil {
+		return "", err
+	}
+	rec, err := ops.Mitigate(ctx, id, schemas.Mitigate{Action: action, Actor: by, ApprovedBy: approvedBy})
 	if err != nil {
 		return "", err
 	}
@@ -186,18 +209,27 @@ func takeFlash(w http.ResponseWriter, r *http.Request) (msg, kind string) {
 }
 
 type loginPage struct {
+	Who                                  *whoView
 	Title, Flash, FlashKind, Error, CSRF string
 	Refresh                              int
 	NeedToken, LoggedIn                  bool
 }
 
 func (d *Dashboard) loginForm(w http.ResponseWriter, r *http.Request) error {
-	p := loginPage{Title: "Log in", CSRF: d.csrf, NeedToken: d.deps.Token != "", LoggedIn: d.cookieToken(r)}
+	v, err := d.visit(r)
+	if err != nil {
+		return err
+	}
+	required, err := d.auth.TokensRequired(r.Context())
+	if err != nil {
+		return err
+	}
+	p := loginPage{Who: v.view(d.csrf), Title: "Log in", CSRF: d.csrf, NeedToken: required, LoggedIn: v.session != nil}
 	p.Flash, p.FlashKind = takeFlash(w, r)
 	return d.render(w, http.StatusOK, "login.html", p)
 }
 
-// login checks the API token and keeps it in an HttpOnly, SameSite=Strict cookie.
+// login exchanges an API token for a server-side session (dashboard_auth.go).
 func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
@@ -206,17 +238,30 @@ func (d *Dashboard) login(w http.ResponseWriter, r *http.Request) error {
 	if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(d.csrf)) != 1 {
 		return &httpError{status: http.StatusForbidden, msg: "missing or stale form token: reload the page and try again"}
 	}
-	if d.deps.Token == "" {
-		return badRequest("api.token is not set: no login is needed (actions are accepted from loopback clients)")
+	required, err := d.auth.TokensRequired(r.Context())
+	if err != nil {
+		return err
 	}
-	tok := r.PostFormValue("token")
-	if !d.tokenOK(tok) {
-		return d.render(w, http.StatusUnauthorized, "login.html",
-			loginPage{Title: "Log in", CSRF: d.csrf, NeedToken: true, Error: "Wrong token."})
+	if !required {
+		return badRequest("no API token exists: no login is needed (actions are accepted from loopback clients)")
 	}
-	http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: tok, Path: "/", HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil, MaxAge: 12 * 3600})
-	setFlash(w, "ok", "Logged in: actions are enabled for 12 hours.")
+	id, err := d.openSession(w, r, r.PostFormValue("token"))
+	if err != nil {
+		status := statusOf(authError(err), http.StatusInternalServerError)
+		d.audit(r, "POST /login", id, status, authError(err))
+		if status == http.StatusInternalServerError {
+			return err
+		}
+		msg := "Wrong token."
+		if errors.Is(err, auth.ErrRevoked) || errors.Is(err, auth.ErrExpired) {
+			msg = "This token was revoked or has expired."
+		} else if status == http.StatusForbidden {
+			msg = "This token may not read the dashboard (ingest role)."
+		}
+		return d.render(w, status, "login.html", loginPage{Title: "Log in", CSRF: d.csrf, NeedToken: true, Error: msg})
+	}
+	d.audit(r, "POST /login", id, http.StatusSeeOther, nil)
+	setFlash(w, "ok", fmt.Sprintf("Logged in as %s (%s) for %s.", id.Name, id.Role, d.sessionTTL()))
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 	return nil
 }

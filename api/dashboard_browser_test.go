@@ -5,15 +5,21 @@ package api
 import (
 	"bytes"
 	"context"
+	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/mahavishnu/mahavishnu/manager"
+	"github.com/mahavishnu/mahavishnu/store"
 )
 
 // chromiumPath is where Debian's chromium package installs the browser.
@@ -77,4 +83,57 @@ func TestDashboardInHeadlessChromium(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, len(png), 10_000, "a rendered page, not a blank image")
 	require.Equal(t, []byte("\x89PNG"), png[:4])
+}
+
+// TestDashboardAutoRefreshInChromium: with dashboard.refresh_interval_seconds, both the
+// overview and an incident page reload themselves in a real browser (static/dashboard.js,
+// no inline script), and the overview keeps its filters.
+func TestDashboardAutoRefreshInChromium(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("the dashboard browser test needs Chromium at %s (%v): run `apt-get install -y chromium`", chromiumPath, err)
+	}
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:///incidents.db", t.TempDir())
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, st.Close()) })
+	seedDashboard(t, st)
+	m, err := manager.New(manager.Options{Store: st, Client: &updateFake{}, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	h := New(Options{Manager: m, Logger: slog.New(slog.DiscardHandler),
+		Dashboard: DashboardOptions{Enabled: true, Refresh: time.Second}}).Handler()
+	var mu sync.Mutex
+	hits := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.RequestURI()]++
+		mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	for _, page := range []string{"/?severity=high&since=24h", "/incidents/" + incDB} {
+		// The browser stays on the page until killed; the server sees its reloads.
+		bctx, cancel := context.WithCancel(ctx)
+		cmd := exec.CommandContext(bctx, chromiumPath, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+			"--user-data-dir="+t.TempDir(), "--remote-debugging-port=0", srv.URL+page)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = 2 * time.Second
+		require.NoError(t, cmd.Start())
+		deadline := time.Now().Add(30 * time.Second)
+		n := 0
+		for time.Now().Before(deadline) && n < 3 {
+			time.Sleep(100 * time.Millisecond)
+			mu.Lock()
+			n = hits[page]
+			mu.Unlock()
+		}
+		cancel()
+		_ = cmd.Wait()
+		require.GreaterOrEqual(t, n, 3, "%s reloaded itself, same URL (filters kept): hits %v", page, hits)
+	}
+	body := httptest.NewRecorder()
+	h.ServeHTTP(body, httptest.NewRequest("GET", "/incidents/"+incDB, nil))
+	require.Contains(t, body.Body.String(), `<body data-refresh="1">`)
+	require.NotContains(t, body.Body.String(), "<script>", "no inline script")
 }

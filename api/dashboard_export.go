@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,6 +30,9 @@ func attachment(w http.ResponseWriter, contentType, name string) {
 
 // exportIncident is GET /incidents/{id}/export?format=json|md.
 func (d *Dashboard) exportIncident(w http.ResponseWriter, r *http.Request) error {
+	if _, ok, err := d.readable(w, r); !ok {
+		return err
+	}
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = "json"
@@ -116,6 +120,9 @@ func fmtTimeRFC(t *time.Time) string {
 
 // exportList is GET /export?format=json|csv with the dashboard's filters.
 func (d *Dashboard) exportList(w http.ResponseWriter, r *http.Request) error {
+	if _, ok, err := d.readable(w, r); !ok {
+		return err
+	}
 	format := r.URL.Query().Get("format")
 	if format == "" {
 		format = "json"
@@ -127,30 +134,53 @@ func (d *Dashboard) exportList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	all, err := d.load(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	incs := nonNil(matchStatus(all, f.tableStatus()))
+	// Every matching incident, streamed from the store page by page: nothing is capped.
+	status := f.tableStatus()
 	name := "incidents-" + time.Now().UTC().Format("20060102-150405")
 	if format == "json" {
 		attachment(w, "application/json", name+".json")
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"incidents": incs})
+		if _, err := io.WriteString(w, "{\n  \"incidents\": ["); err != nil {
+			return err
+		}
+		n := 0
+		err := d.scan(r.Context(), f, status, func(inc schemas.Incident) error {
+			b, err := json.MarshalIndent(inc, "    ", "  ")
+			if err != nil {
+				return err
+			}
+			sep := ",\n    "
+			if n == 0 {
+				sep = "\n    "
+			}
+			n++
+			_, err = io.WriteString(w, sep+string(b))
+			return err
+		})
+		if err != nil {
+			return err // the download is cut short: the client sees invalid JSON, never a silent subset
+		}
+		end := "]\n}\n"
+		if n > 0 {
+			end = "\n  ]\n}\n"
+		}
+		_, err = io.WriteString(w, end)
+		return err
 	}
 	attachment(w, "text/csv; charset=utf-8", name+".csv")
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"incident_id", "severity", "status", "incident_type", "title", "source", "affected_components",
 		"event_count", "detected_at", "acknowledged_at", "acknowledged_by", "assigned_to", "resolved_at",
 		"mtta_seconds", "mttr_seconds"})
-	for _, inc := range incs {
-		_ = cw.Write([]string{inc.IncidentID, string(inc.Severity), string(inc.Status), inc.IncidentType, csvSafe(inc.Title),
+	err = d.scan(r.Context(), f, status, func(inc schemas.Incident) error {
+		return cw.Write([]string{inc.IncidentID, string(inc.Severity), string(inc.Status), inc.IncidentType, csvSafe(inc.Title),
 			csvSafe(inc.Source), csvSafe(strings.Join(inc.AffectedComponents, ";")), strconv.Itoa(inc.EventCount),
 			fmtTimeRFC(&inc.DetectedAt), fmtTimeRFC(inc.AcknowledgedAt), csvSafe(inc.AcknowledgedBy), csvSafe(inc.AssignedTo),
 			fmtTimeRFC(inc.ResolvedAt), fmtFloat(inc.MTTASeconds), fmtFloat(inc.MTTRSeconds)})
-	}
+	})
 	cw.Flush()
+	if err != nil {
+		return err
+	}
 	return cw.Error()
 }
 

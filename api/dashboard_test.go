@@ -95,7 +95,11 @@ func newDashEnv(t *testing.T, token string) *dashEnv {
 			}},
 	}).Handler()
 	e := &dashEnv{h: h, st: st, tc: tc, token: token}
-	body := e.get(t, "/incidents/"+incAPI, http.StatusOK)
+	page := "/incidents/" + incAPI
+	if token != "" {
+		page = "/login" // without a session only the login page shows, with the process's form token
+	}
+	body := e.get(t, page, http.StatusOK)
 	m1 := regexp.MustCompile(`name="csrf" value="([0-9a-f]{64})"`).FindStringSubmatch(body)
 	require.NotNil(t, m1, "the incident page carries the CSRF token")
 	e.csrf = m1[1]
@@ -182,7 +186,7 @@ func TestDashboardRendersSections(t *testing.T) {
 	e := newDashEnv(t, "")
 	body := e.get(t, "/", http.StatusOK)
 	for _, want := range []string{`id="overview"`, `id="incidents"`, `id="timeline"`, `id="metrics"`, `id="components"`,
-		"Active Incidents", `<noscript><meta http-equiv="refresh" content="30"></noscript>`, "API error burst", "Database connections failing",
+		"Active Incidents", `<body data-refresh="30">`, "API error burst", "Database connections failing",
 		`href="/incidents/inc_api_critical"`, `<b id="active-count">2</b>`, "running"} {
 		require.Contains(t, body, want)
 	}
@@ -268,17 +272,18 @@ func TestDashboardActionsAuthAndCSRF(t *testing.T) {
 		status int
 		errMsg string
 	}{
-		"loopback without token":  {path: "acknowledge", form: []string{"by", "carol"}, status: http.StatusSeeOther},
-		"remote without token":    {path: "acknowledge", form: []string{"by", "carol"}, mod: remote, status: http.StatusForbidden, errMsg: "loopback"},
-		"missing csrf":            {path: "acknowledge", form: []string{"by", "carol", "csrf", ""}, status: http.StatusForbidden, errMsg: "form token"},
-		"wrong csrf":              {path: "acknowledge", form: []string{"by", "carol", "csrf", "00"}, status: http.StatusForbidden, errMsg: "form token"},
-		"cross-site origin":       {path: "acknowledge", form: []string{"by", "carol"}, mod: func(r *http.Request) { r.Header.Set("Origin", "http://evil.test") }, status: http.StatusForbidden, errMsg: "Origin"},
-		"same origin":             {path: "acknowledge", form: []string{"by", "carol"}, mod: func(r *http.Request) { r.Header.Set("Origin", "http://localhost:8080") }, status: http.StatusSeeOther},
-		"DNS-rebound host":        {path: "acknowledge", form: []string{"by", "carol"}, mod: func(r *http.Request) { r.Host = "evil.test:8080"; r.Header.Set("Origin", "http://evil.test:8080") }, status: http.StatusForbidden, errMsg: "localhost or 127.0.0.1"},
-		"token set, none given":   {token: "s3cret", path: "acknowledge", form: []string{"by", "carol"}, status: http.StatusUnauthorized, errMsg: "/login"},
-		"token set, wrong":        {token: "s3cret", path: "acknowledge", form: []string{"by", "carol", "token", "nope"}, status: http.StatusUnauthorized},
-		"token in form, remote":   {token: "s3cret", path: "acknowledge", form: []string{"by", "carol", "token", "s3cret"}, mod: remote, status: http.StatusSeeOther},
-		"token cookie":            {token: "s3cret", path: "acknowledge", form: []string{"by", "carol"}, mod: func(r *http.Request) { r.AddCookie(&http.Cookie{Name: tokenCookie, Value: "s3cret"}) }, status: http.StatusSeeOther},
+		"loopback without token":   {path: "acknowledge", form: []string{"by", "carol"}, status: http.StatusSeeOther},
+		"remote without token":     {path: "acknowledge", form: []string{"by", "carol"}, mod: remote, status: http.StatusForbidden, errMsg: "loopback"},
+		"missing csrf":             {path: "acknowledge", form: []string{"by", "carol", "csrf", ""}, status: http.StatusForbidden, errMsg: "form token"},
+		"wrong csrf":               {path: "acknowledge", form: []string{"by", "carol", "csrf", "00"}, status: http.StatusForbidden, errMsg: "form token"},
+		"cross-site origin":        {path: "acknowledge", form: []string{"by", "carol"}, mod: func(r *http.Request) { r.Header.Set("Origin", "http://evil.test") }, status: http.StatusForbidden, errMsg: "Origin"},
+		"same origin":              {path: "acknowledge", form: []string{"by", "carol"}, mod: func(r *http.Request) { r.Header.Set("Origin", "http://localhost:8080") }, status: http.StatusSeeOther},
+		"DNS-rebound host":         {path: "acknowledge", form: []string{"by", "carol"}, mod: func(r *http.Request) { r.Host = "evil.test:8080"; r.Header.Set("Origin", "http://evil.test:8080") }, status: http.StatusForbidden, errMsg: "localhost or 127.0.0.1"},
+		"token set, no session":    {token: "s3cret", path: "acknowledge", form: []string{"by", "carol"}, status: http.StatusUnauthorized, errMsg: "/login"},
+		"token set, token in form": {token: "s3cret", path: "acknowledge", form: []string{"by", "carol", "token", "s3cret"}, mod: remote, status: http.StatusUnauthorized},
+		"token set, raw token cookie": {token: "s3cret", path: "acknowledge", form: []string{"by", "carol"}, mod: func(r *http.Request) {
+			r.AddCookie(&http.Cookie{Name: sessionCookie, Value: "s3cret"})
+		}, status: http.StatusUnauthorized},
 		"name required":           {path: "acknowledge", form: []string{"by", "  "}, status: http.StatusBadRequest, errMsg: "your name"},
 		"assignee required":       {path: "assign", form: []string{"by", "carol"}, status: http.StatusBadRequest, errMsg: "assignee"},
 		"mitigate unknown action": {path: "mitigate", form: []string{"by", "carol", "action", "rm_rf"}, status: http.StatusBadRequest, errMsg: "not a recommended action"},
@@ -374,17 +379,21 @@ func TestDashboardLogin(t *testing.T) {
 
 	rec = e.request(t, http.MethodPost, "/login", e.form("token", "s3cret"), nil)
 	require.Equal(t, http.StatusSeeOther, rec.Code)
-	var tok *http.Cookie
+	var sc *http.Cookie
 	for _, c := range rec.Result().Cookies() {
-		if c.Name == tokenCookie {
-			tok = c
+		if c.Name == sessionCookie {
+			sc = c
 		}
 	}
-	require.NotNil(t, tok)
-	require.True(t, tok.HttpOnly)
-	require.Equal(t, http.SameSiteStrictMode, tok.SameSite)
-	page := e.request(t, http.MethodGet, "/incidents/"+incAPI, nil, func(r *http.Request) { r.AddCookie(tok) })
+	require.NotNil(t, sc)
+	require.True(t, sc.HttpOnly)
+	require.Equal(t, http.SameSiteStrictMode, sc.SameSite)
+	require.False(t, sc.Secure, "plain HTTP without an https public_url")
+	require.NotContains(t, sc.Value, "s3cret", "the cookie holds a session ID, never the token")
+	page := e.request(t, http.MethodGet, "/incidents/"+incAPI, nil, func(r *http.Request) { r.AddCookie(sc) })
+	require.Equal(t, http.StatusOK, page.Code)
 	require.NotContains(t, page.Body.String(), `name="token"`, "logged in: the forms need no token field")
+	require.Contains(t, page.Body.String(), `<span id="who">api.token (admin)</span>`)
 }
 
 func TestDashboardExports(t *testing.T) {

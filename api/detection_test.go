@@ -79,6 +79,8 @@ func call(t *testing.T, h http.Handler, method, path, body string, remote ...str
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.RemoteAddr = "127.0.0.1:40000"
+	req.Host = "127.0.0.1:8080"
+	req.Header.Set("Content-Type", "application/json")
 	if len(remote) > 0 {
 		req.RemoteAddr = remote[0]
 	}

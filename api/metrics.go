@@ -12,7 +12,6 @@ import (
 	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/notify"
 	"github.com/mahavishnu/mahavishnu/schemas"
-	"github.com/mahavishnu/mahavishnu/store"
 )
 
 // metricsCollector reads the manager's counters, the store's incident counts and the
@@ -25,6 +24,7 @@ type metricsCollector struct {
 
 	events, opened, attached, silenced, detectErr, uptime, incidents, notifications              *prometheus.Desc
 	outboxDepth, outboxAge, outboxOpens, cursor, head, lag, signals, commits, ingested, degraded *prometheus.Desc
+	retained, retainedAt                                                                         *prometheus.Desc
 }
 
 func newMetricsCollector(m *manager.Manager, channels func() map[string]notify.Stats, log *slog.Logger) *metricsCollector {
@@ -50,12 +50,15 @@ func newMetricsCollector(m *manager.Manager, channels func() map[string]notify.S
 		uptime:        d("uptime_seconds", "Seconds since the manager started."),
 		incidents:     d("active_incidents", "Active (not resolved, not closed) incidents by status and severity.", "status", "severity"),
 		notifications: d("notifications_total", "Notifications per channel and outcome since start.", "channel", "outcome"),
+		retained:      d("retention_deleted_total", "Rows deleted by housekeeping (retention.*), all runs of all processes, by kind.", "kind"),
+		retainedAt:    d("retention_last_deleted_timestamp_seconds", "When a housekeeping run last deleted something (Unix time)."),
 	}
 }
 
 func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.events, c.opened, c.attached, c.silenced, c.detectErr, c.uptime, c.incidents, c.notifications,
-		c.outboxDepth, c.outboxAge, c.outboxOpens, c.cursor, c.head, c.lag, c.signals, c.commits, c.ingested, c.degraded} {
+		c.outboxDepth, c.outboxAge, c.outboxOpens, c.cursor, c.head, c.lag, c.signals, c.commits, c.ingested, c.degraded,
+		c.retained, c.retainedAt} {
 		ch <- d
 	}
 }
@@ -92,13 +95,9 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	incs, err := c.m.Store().ListIncidents(ctx, store.IncidentFilter{Status: schemas.StatusActive, Limit: 10000})
+	counts, err := c.m.Store().CountActiveByStatusSeverity(ctx)
 	if err != nil {
-		c.log.Warn("metrics: list incidents", "error", err)
-	}
-	counts := map[[2]string]int{}
-	for _, inc := range incs {
-		counts[[2]string{string(inc.Status), string(inc.Severity)}]++
+		c.log.Warn("metrics: count active incidents", "error", err)
 	}
 	for _, status := range schemas.Statuses {
 		if !status.Active() {
@@ -107,6 +106,18 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, sev := range schemas.Severities {
 			ch <- prometheus.MustNewConstMetric(c.incidents, prometheus.GaugeValue,
 				float64(counts[[2]string{string(status), string(sev)}]), string(status), string(sev))
+		}
+	}
+	// Retention (issue 9): what the housekeeping runs deleted, from the store, so that every
+	// process reports the same totals whichever worker ran them.
+	if totals, last, err := c.m.Store().RetentionTotals(ctx); err != nil {
+		c.log.Warn("metrics: retention totals", "error", err)
+	} else {
+		for kind, n := range totals {
+			ch <- prometheus.MustNewConstMetric(c.retained, prometheus.CounterValue, float64(n), kind)
+		}
+		if !last.IsZero() {
+			gauge(c.retainedAt, float64(last.Unix()))
 		}
 	}
 	if c.channels != nil {

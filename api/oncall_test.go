@@ -98,6 +98,7 @@ func TestPeopleAndSchedulesAPI(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, code)
 	req = httptest.NewRequest(http.MethodDelete, "/api/v1/overrides/"+ovr, nil)
 	req.RemoteAddr = "127.0.0.1:1"
+	req.Host = "127.0.0.1:8080" // without a token, writes must address the loopback server
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	require.Equal(t, http.StatusNoContent, rec.Code)

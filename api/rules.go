@@ -90,10 +90,11 @@ func (s *Server) createRule(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
-	if strings.TrimSpace(req.By) == "" {
-		return badRequest("by: who does this is required")
+	by, err := actor(r.Context(), req.By)
+	if err != nil {
+		return err
 	}
-	rec, err := s.m.CreateRule(r.Context(), req.Rule, req.By)
+	rec, err := s.m.CreateRule(r.Context(), req.Rule, by)
 	if err != nil {
 		return ruleError(req.Rule.ID, err)
 	}
@@ -126,8 +127,9 @@ func (s *Server) setRuleEnabled(w http.ResponseWriter, r *http.Request, enabled 
 }
 
 func (s *Server) changeRule(w http.ResponseWriter, r *http.Request, patch manager.RulePatch, by string) error {
-	if strings.TrimSpace(by) == "" {
-		return badRequest("by: who does this is required")
+	by, err := actor(r.Context(), by)
+	if err != nil {
+		return err
 	}
 	id := r.PathValue("id")
 	rec, err := s.m.UpdateRule(r.Context(), id, patch, by)

@@ -5,18 +5,17 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/mahavishnu/mahavishnu/auth"
 	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/notify"
 	"github.com/mahavishnu/mahavishnu/schemas"
@@ -32,9 +31,16 @@ const MaxBatch = 5000
 // Options configure the server.
 type Options struct {
 	Manager *manager.Manager
-	// Token guards write endpoints; empty means only loopback clients may write.
-	Token  string
-	Logger *slog.Logger
+	// Token is the config's bootstrap admin token (api.token); "" for none. Issued
+	// tokens live in the store (access.go).
+	Token string
+	// Proxy is a trusted authenticating proxy (api.trusted_proxy); nil for none.
+	Proxy *auth.Proxy
+	// PublicURL is api.public_url; https makes the dashboard's session cookie Secure.
+	PublicURL string
+	// SessionTTL is how long a dashboard login lasts (default 12h).
+	SessionTTL time.Duration
+	Logger     *slog.Logger
 	// WorkflowURL links an incident to the Temporal Web UI ("" when there is none).
 	WorkflowURL func(workflowID, runID string) string
 	// ChannelStats reports the notification channels' counters (nil: none).
@@ -45,6 +51,8 @@ type Options struct {
 	HealthOnly bool
 	// Slack configures the Slack interactions endpoint (slack.go, issue 12).
 	Slack SlackOptions
+	// Declare starts an incident declared by hand (nil: POST /api/v1/incidents answers 503).
+	Declare func(ctx context.Context, req DeclareRequest) (schemas.IncidentInput, error)
 }
 
 // Server is the HTTP API.
@@ -52,6 +60,7 @@ type Server struct {
 	opts Options
 	m    *manager.Manager
 	log  *slog.Logger
+	auth *auth.Authenticator
 }
 
 // New returns the API server.
@@ -59,27 +68,29 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Server{opts: opts, m: opts.Manager, log: opts.Logger}
+	return &Server{opts: opts, m: opts.Manager, log: opts.Logger,
+		auth: &auth.Authenticator{Store: opts.Manager.Store(), Bootstrap: opts.Token, Proxy: opts.Proxy}}
 }
 
 // Handler returns the routes.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	// handle mounts a route behind access control (access.go): the permission comes from
+	// the pattern (routePermissions; GET needs Read, other methods Respond), so write is
+	// only documentation at the call site.
 	handle := func(pattern string, write bool, h func(http.ResponseWriter, *http.Request) error) {
-		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			if write {
-				if err := s.authorize(r); err != nil {
-					s.writeError(w, r, err)
-					return
-				}
-			}
-			if err := h(w, r); err != nil {
-				s.writeError(w, r, err)
-			}
-		})
+		mux.HandleFunc(pattern, s.guarded(pattern, h))
 	}
-	handle("GET /healthz", false, s.health)
-	mux.Handle("GET /metrics", s.metricsHandler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.health(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+	metrics := s.metricsHandler()
+	handle("GET /metrics", false, func(w http.ResponseWriter, r *http.Request) error {
+		metrics.ServeHTTP(w, r)
+		return nil
+	})
 	if s.opts.HealthOnly {
 		return mux
 	}
@@ -108,9 +119,18 @@ func (s *Server) Handler() http.Handler {
 	handle("POST /api/v1/silences", true, s.createSilence)
 	handle("GET /api/v1/silences/{id}", false, s.getSilence)
 	handle("POST /api/v1/silences/{id}/expire", true, s.expireSilence)
+	// Issue 9: the API contract (openapi.go).
+	handle("GET /api/v1/openapi.json", false, s.openAPI)
+	// Issue 10: one door for every responder operation, and the audit log (response.go).
+	handle("POST /api/v1/incidents", true, s.declare)
+	handle("POST /api/v1/incidents/{id}/mitigate", true, s.mitigate)
+	handle("POST /api/v1/incidents/{id}/approve", true, s.approve)
+	handle("POST /api/v1/incidents/{id}/reject", true, s.reject)
+	handle("POST /api/v1/incidents/{id}/update", true, s.updateIncident)
+	handle("GET /api/v1/incidents/{id}/approvals", false, s.approvals)
+	handle("GET /api/v1/audit", false, s.listAudit)
 	// Issue 11, on call: people, schedules, overrides, heartbeats (oncall.go, heartbeats.go).
-	// Permissions for the lead to attach: writes auth.Administer, reads auth.Read, the
-	// heartbeat pings auth.PostEvents.
+	// Permissions: routePermissions in access.go (writes Administer, pings PostEvents).
 	handle("GET /api/v1/people", false, s.listPeople)
 	handle("POST /api/v1/people", true, s.createPerson)
 	handle("GET /api/v1/people/{name}", false, s.getPerson)
@@ -137,8 +157,8 @@ func (s *Server) Handler() http.Handler {
 	handle("POST /api/v1/heartbeats/{name}/ping", true, s.heartbeatOp(s.pingHeartbeat, http.StatusAccepted))
 	handle("GET /api/v1/heartbeats/{name}/ping", true, s.heartbeatOp(s.pingHeartbeat, http.StatusAccepted))
 	// Issue 12: Slack buttons and the /incident command. Slack's signature authenticates
-	// these requests (slack.go), not the API token.
-	handle("POST /api/v1/slack/interactions", false, s.slackInteractions)
+	// these requests (slack.go), not the API token; each one is audited like a guarded write.
+	mux.HandleFunc("POST /api/v1/slack/interactions", s.slackRoute("POST /api/v1/slack/interactions"))
 	return mux
 }
 
@@ -198,23 +218,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// authorize lets a write through with the right bearer token, or, without a configured
-// token, only from a loopback address.
-func (s *Server) authorize(r *http.Request) error {
-	if s.opts.Token == "" {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if ip := net.ParseIP(host); err == nil && ip != nil && ip.IsLoopback() {
-			return nil
-		}
-		return &httpError{status: http.StatusForbidden, msg: "writes are only accepted from loopback clients when api.token is not set"}
-	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.opts.Token)) != 1 {
-		return &httpError{status: http.StatusUnauthorized, msg: "missing or wrong bearer token"}
-	}
-	return nil
-}
-
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 }
@@ -240,10 +243,12 @@ func (s *Server) index(w http.ResponseWriter, _ *http.Request) error {
 		"service": "mahavishnu incident manager",
 		"endpoints": []string{"GET /healthz", "GET /metrics", "POST /api/v1/events", "GET /api/v1/events",
 			"GET /api/v1/incidents", "GET /api/v1/incidents/{id}", "GET /api/v1/incidents/{id}/timeline",
-			"POST /api/v1/incidents/{id}/acknowledge|assign|resolve|close",
+			"POST /api/v1/incidents/{id}/acknowledge|assign|resolve|close|mitigate|approve|reject|update",
+			"POST /api/v1/incidents", "GET /api/v1/incidents/{id}/approvals", "GET /api/v1/audit",
 			"POST /api/v1/alertmanager", "GET|POST /api/v1/rules", "GET /api/v1/rules/review",
 			"GET|PATCH /api/v1/rules/{id}", "POST /api/v1/rules/{id}/enable|disable", "GET /api/v1/rules/{id}/backtest",
 			"GET|POST /api/v1/silences", "GET /api/v1/silences/{id}", "POST /api/v1/silences/{id}/expire",
+			"GET /api/v1/openapi.json",
 			"GET|POST /api/v1/people", "GET|PATCH|DELETE /api/v1/people/{name}", "GET|POST /api/v1/schedules",
 			"GET|DELETE /api/v1/schedules/{name}", "GET /api/v1/schedules/{name}.ics", "POST /api/v1/schedules/{name}/layers",
 			"GET /api/v1/schedules/{name}/oncall|shifts", "GET|POST /api/v1/schedules/{name}/overrides",
@@ -407,13 +412,16 @@ func (s *Server) incidentOp(w http.ResponseWriter, r *http.Request, op func(ctx 
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
-	if strings.TrimSpace(req.By) == "" {
-		return badRequest("by: who does this is required")
+	by, err := actor(r.Context(), req.By)
+	if err != nil {
+		return err
 	}
+	req.By = by
 	inc, err := op(r.Context(), r.PathValue("id"), req)
 	if err != nil {
 		return err
 	}
+	s.markUnauthenticated(r.Context(), r.PathValue("id"), by, strings.TrimPrefix(r.URL.Path[strings.LastIndex(r.URL.Path, "/"):], "/"))
 	writeJSON(w, http.StatusOK, inc)
 	return nil
 }

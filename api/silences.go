@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mahavishnu/mahavishnu/auth"
 	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
@@ -149,6 +150,13 @@ func (s *Server) createSilence(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
+	if id, _ := auth.FromContext(r.Context()); id.Authenticated {
+		by, err := actor(r.Context(), req.CreatedBy)
+		if err != nil {
+			return &httpError{status: statusOf(err, http.StatusBadRequest), msg: "created_by: " + strings.TrimPrefix(err.Error(), "by: ")}
+		}
+		req.CreatedBy = by
+	}
 	sil, err := req.Silence(time.Now().UTC())
 	if err != nil {
 		return badRequest("silence: %s", err)
@@ -166,11 +174,12 @@ func (s *Server) expireSilence(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
-	if strings.TrimSpace(req.By) == "" {
-		return badRequest("by: who does this is required")
+	by, err := actor(r.Context(), req.By)
+	if err != nil {
+		return err
 	}
 	id := r.PathValue("id")
-	sil, err := s.m.ExpireSilence(r.Context(), id, req.By)
+	sil, err := s.m.ExpireSilence(r.Context(), id, by)
 	if err != nil {
 		return silenceError(id, err)
 	}

@@ -150,6 +150,47 @@ func (s *Server) verifySlack(h http.Header, body []byte) error {
 	return v.Ensure()
 }
 
+// slackAudit is what the audit row of one Slack request records: the person once known
+// (until then "slack", unauthenticated) and why they were refused.
+type slackAudit struct {
+	id     auth.Identity
+	refuse string
+}
+
+type slackAuditKey struct{}
+
+// slackRoute serves the Slack endpoint outside token auth (the signature authenticates it)
+// and writes one audit row per request, as guarded does for the other writes.
+func (s *Server) slackRoute(pattern string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		a := &slackAudit{id: auth.Identity{Name: "slack", Via: "slack"}}
+		r = r.WithContext(context.WithValue(r.Context(), slackAuditKey{}, a))
+		err := s.slackInteractions(rec, r)
+		if err != nil {
+			s.writeError(rec, r, err)
+		}
+		if err == nil && a.refuse != "" {
+			err = &httpError{status: rec.status, msg: a.refuse}
+		}
+		s.audit(r, pattern, a.id, rec.status, err)
+	}
+}
+
+// noteSlackAudit records the person (and a refusal) for the request's audit row.
+func noteSlackAudit(ctx context.Context, id auth.Identity, refusal error) {
+	a, ok := ctx.Value(slackAuditKey{}).(*slackAudit)
+	if !ok {
+		return
+	}
+	if id.Name != "" {
+		a.id = id
+	}
+	if refusal != nil {
+		a.refuse = refusal.Error()
+	}
+}
+
 // slackPerson maps the Slack user to a person and checks that their role grants p.
 func (s *Server) slackPerson(ctx context.Context, slackUser string, p auth.Permission) (auth.Identity, error) {
 	dir := s.opts.Slack.Directory
@@ -159,15 +200,20 @@ func (s *Server) slackPerson(ctx context.Context, slackUser string, p auth.Permi
 	name, role, err := dir.PersonBySlackUser(ctx, slackUser)
 	switch {
 	case errors.Is(err, ErrUnknownSlackUser) || (err == nil && name == ""):
-		return auth.Identity{}, &slackRefusal{http.StatusForbidden,
+		ref := &slackRefusal{http.StatusForbidden,
 			fmt.Sprintf("Slack user %s is not in the people directory: ask an admin to run `mahavishnu people add NAME --slack-user %s`", slackUser, slackUser)}
+		noteSlackAudit(ctx, auth.Identity{Name: "slack:" + slackUser, Via: "slack"}, ref)
+		return auth.Identity{}, ref
 	case err != nil:
 		return auth.Identity{}, err
 	}
 	id := auth.Identity{Name: name, Role: role, Authenticated: true, Via: "slack"}
 	if !id.Can(p) {
-		return auth.Identity{}, &slackRefusal{http.StatusForbidden, fmt.Sprintf("%s (role %s) may not %s", name, role, p)}
+		ref := &slackRefusal{http.StatusForbidden, fmt.Sprintf("%s (role %s) may not %s", name, role, p)}
+		noteSlackAudit(ctx, id, ref)
+		return auth.Identity{}, ref
 	}
+	noteSlackAudit(ctx, id, nil)
 	return id, nil
 }
 

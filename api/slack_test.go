@@ -103,6 +103,7 @@ func (r *recordingResponder) Reject(ctx context.Context, id, action, by, _ strin
 
 type slackFixture struct {
 	h    http.Handler
+	m    *manager.Manager
 	resp *recordingResponder
 	api  *notifytest.SlackAPI
 	// rootTS is a message posted in the fake Slack, which interactions update.
@@ -123,7 +124,7 @@ func newSlackFixture(t *testing.T) *slackFixture {
 	root, err := client.Call(ctx, "chat.postMessage", map[string]any{"channel": "C1", "text": "opened",
 		"blocks": []map[string]any{{"type": "section", "text": map[string]string{"type": "mrkdwn", "text": "opened"}}}})
 	require.NoError(t, err)
-	f := &slackFixture{resp: &recordingResponder{}, api: api, rootTS: root.TS}
+	f := &slackFixture{m: m, resp: &recordingResponder{}, api: api, rootTS: root.TS}
 	f.h = New(Options{Manager: m, Logger: slog.New(slog.DiscardHandler), Slack: SlackOptions{
 		SigningSecret: signingSecret, Client: client, Responder: f.resp,
 		Directory: people{"U_RESP": {"rita", auth.Responder}, "U_APPR": {"alice", auth.Approver}, "U_VIEW": {"victor", auth.Viewer}},
@@ -184,6 +185,18 @@ func TestSlackButtonsActAsThePerson(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, string(f.api.Message(f.rootTS).Blocks), "`rollback` rejected by alice")
 	require.Equal(t, []string{"ack inc_1 by rita", "approve inc_1 restart_service by alice", "reject inc_1 rollback by alice"}, f.resp.Calls())
+
+	// Each request has its audit row, under the person, via slack.
+	rows, err := f.m.Store().Audit(context.Background(), store.AuditFilter{})
+	require.NoError(t, err)
+	var got []string
+	for _, r := range rows {
+		require.Equal(t, "POST /api/v1/slack/interactions", r.Action)
+		require.Equal(t, "slack", r.Via)
+		require.True(t, r.Authenticated)
+		got = append(got, r.Actor+" "+r.Role+" "+r.Result)
+	}
+	require.Equal(t, []string{"rita responder allowed", "alice approver allowed", "alice approver allowed"}, got)
 }
 
 func TestSlackResolveOpensNotesModalThenResolves(t *testing.T) {
@@ -265,11 +278,23 @@ func TestSlackRefusesWithNothingChanged(t *testing.T) {
 		}
 	}
 	require.ElementsMatch(t, []string{"U_NOBODY", "U_VIEW", "U_RESP", "U_RESP"}, told, "refused users are told why, privately")
+
+	// Every refusal is audited as denied: signature failures under "slack", the others
+	// under the person (or the unknown Slack user), with the reason.
+	rows, err := f.m.Store().Audit(context.Background(), store.AuditFilter{})
+	require.NoError(t, err)
+	var got []string
+	for _, r := range rows {
+		require.Equal(t, store.AuditDenied, r.Result, "%+v", r)
+		require.NotEmpty(t, r.Detail)
+		got = append(got, r.Actor)
+	}
+	require.ElementsMatch(t, []string{"slack", "slack", "slack", "slack", "slack", "slack:U_NOBODY", "victor", "rita", "rita"}, got)
 }
 
 func TestSlackWithoutSigningSecretRefusesEverything(t *testing.T) {
 	f := newSlackFixture(t)
-	h := New(Options{Manager: nil, Logger: slog.New(slog.DiscardHandler), Slack: SlackOptions{Responder: f.resp}}).Handler()
+	h := New(Options{Manager: f.m, Logger: slog.New(slog.DiscardHandler), Slack: SlackOptions{Responder: f.resp}}).Handler()
 	body := f.blockAction("U_RESP", slack.ActionAcknowledge, "inc_1")
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/slack/interactions", strings.NewReader(body))
 	req.Header = sign("", time.Now(), body)

@@ -66,6 +66,8 @@ func NewApp(opts Options) *cli.App {
 				Usage: "config file (default: settings/mahavishnu.yaml when it exists, else built-in defaults)"},
 			&cli.StringFlag{Name: "data-dir", EnvVars: []string{"MAHAVISHNU_DATA_DIR"},
 				Usage: "data directory for the SQLite files (overrides data_dir)"},
+			&cli.StringFlag{Name: "token", EnvVars: []string{"MAHAVISHNU_TOKEN"},
+				Usage: "API token the commands call the manager with (default: api.token); see `tokens create`"},
 		},
 		Before: env.load,
 		After: func(*cli.Context) error {
@@ -73,6 +75,8 @@ func NewApp(opts Options) *cli.App {
 			return nil
 		},
 		Commands: []*cli.Command{incidentsCommand(env), dbCommand(env), temporalCommand(env),
+			proceduresCommand(env),                // issue 13: procedure tests
+			tokensCommand(env), auditCommand(env), // issue 10
 			peopleCommand(env), oncallCommand(env), heartbeatsCommand(env), // issue 11
 		},
 		ExitErrHandler: func(c *cli.Context, err error) {
@@ -98,8 +102,10 @@ func exitCode(err error) int {
 // runtime holds what commands share: the config, and the store and Temporal client,
 // opened on first use.
 type runtime struct {
-	opts   Options
-	cfg    *config.Config
+	opts Options
+	cfg  *config.Config
+	// token is --token or MAHAVISHNU_TOKEN ("" falls back to api.token).
+	token  string
 	store  *store.Store
 	client client.Client
 }
@@ -116,6 +122,7 @@ func (r *runtime) load(c *cli.Context) error {
 		cfg.DataDir = dir
 	}
 	r.cfg = cfg
+	r.token = c.String("token")
 	return nil
 }
 
@@ -142,11 +149,15 @@ func (r *runtime) Client(ctx context.Context) (client.Client, error) {
 		return r.client, nil
 	}
 	hostPort := r.cfg.TemporalHostPort()
-	c, err := client.DialContext(ctx, client.Options{
+	opts := client.Options{
 		HostPort:  hostPort,
 		Namespace: r.cfg.Temporal.Namespace,
 		Logger:    sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-	})
+	}
+	if err := secureTemporal(r.cfg, &opts); err != nil {
+		return nil, err
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		hint := ""
 		if r.cfg.Embedded() {

@@ -2,14 +2,17 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/mahavishnu/mahavishnu/api"
+	"github.com/mahavishnu/mahavishnu/auth"
 	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/remediation"
 	"github.com/mahavishnu/mahavishnu/schemas"
@@ -75,7 +79,14 @@ func (r *runtime) dashboard(ctx context.Context, c *cli.Context) error {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(r.opts.Stderr, nil)).With("component", "dashboard")
+	tp := r.cfg.API.TrustedProxy
+	proxy, err := auth.ParseProxy(tp.CIDRs, tp.Header, tp.Roles, tp.DefaultRole)
+	if err != nil {
+		return err
+	}
 	deps := api.DashboardDeps{Store: st, Token: r.cfg.API.Token.Value(), Logger: logger,
+		Auth:      &auth.Authenticator{Store: st, Bootstrap: r.cfg.API.Token.Value(), Proxy: proxy},
+		PublicURL: r.cfg.API.PublicURL, SessionTTL: time.Duration(r.cfg.API.SessionHours) * time.Hour,
 		WorkflowURL: r.dashboardWorkflowURL(), Options: r.dashboardOptions(st, reg)}
 	dialCtx, cancel := context.WithTimeout(ctx, temporalDialTimeout)
 	tc, err := r.Client(dialCtx)
@@ -93,13 +104,13 @@ func (r *runtime) dashboard(ctx context.Context, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return portInUse(ctx, c.App.Writer, addr)
+	}
 	if err != nil {
-		hint := ""
-		if errors.Is(err, syscall.EADDRINUSE) {
-			hint = " (a running `incidents start` already serves the dashboard at api.listen " + r.cfg.API.Listen + ")"
-		}
-		return fmt.Errorf("dashboard listen on %s (--port, incident_response.dashboard.port): %w%s", net.JoinHostPort(host, strconv.Itoa(port)), err, hint)
+		return fmt.Errorf("dashboard listen on %s (--port, incident_response.dashboard.port): %w", addr, err)
 	}
 	srv := &http.Server{Handler: d.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
@@ -123,6 +134,44 @@ func (r *runtime) dashboard(ctx context.Context, c *cli.Context) error {
 		logger.Warn("dashboard shutdown", "error", err)
 	}
 	return nil
+}
+
+// portInUse explains a dashboard port already taken. When a Mahavishnu manager holds it
+// and serves the dashboard there (the default: dashboard.port and api.listen are both
+// 8080), the dashboard is already available: say where, and succeed. Otherwise it is an
+// error that says what holds the port.
+func portInUse(ctx context.Context, out io.Writer, addr string) error {
+	url := displayURL(addr)
+	hc := &http.Client{Timeout: 3 * time.Second}
+	get := func(path string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+path, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "text/html, application/json")
+		return hc.Do(req)
+	}
+	isManager := false
+	if resp, err := get("/healthz"); err == nil {
+		var h struct {
+			Manager json.RawMessage `json:"manager"`
+		}
+		isManager = json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&h) == nil && len(h.Manager) > 0
+		resp.Body.Close()
+	}
+	if !isManager {
+		return fmt.Errorf("dashboard port %s (--port, incident_response.dashboard.port) is in use by another program: pick another --port", addr)
+	}
+	if resp, err := get("/"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			fmt.Fprintf(out, "The running manager (`incidents start`) already serves the dashboard at %s/: open it there.\n", url)
+			fmt.Fprintln(out, "To serve a second copy on its own, give another --port (or incident_response.dashboard.port).")
+			return nil
+		}
+	}
+	return fmt.Errorf("dashboard port %s is the running manager's api.listen, which serves no dashboard there "+
+		"(incident_response.dashboard.enabled is false for it, or it runs without the api role): pick another --port", addr)
 }
 
 // displayURL turns a listen address into a URL a browser on this machine can open.
@@ -155,16 +204,16 @@ func (r *runtime) dashboardWorkflowURL() func(workflowID, runID string) string {
 // actions its Mitigate form offers: the incident's rule's actions (the stored rule, else
 // the built-in one) and the actions registered for its type, as `mitigate --list-actions`.
 func (r *runtime) dashboardOptions(st *store.Store, reg *remediation.Registry) api.DashboardOptions {
-	dc, rem := r.cfg.IncidentResponse.Dashboard, r.cfg.IncidentResponse.Remediation
+	dc, policy := r.cfg.IncidentResponse.Dashboard, r.cfg.IncidentResponse.RemediationPolicy()
 	return api.DashboardOptions{Enabled: dc.Enabled, Refresh: dc.RefreshInterval(),
 		Actions: func(ctx context.Context, inc *schemas.Incident) []api.ActionChoice {
-			rule := findRuleByID(inc.RuleID)
-			if rec, err := st.GetRule(ctx, inc.RuleID); err == nil {
-				rule = rec.Rule
+			rule, err := storedRule(ctx, st, inc.RuleID)
+			if err != nil {
+				rule = findRuleByID(inc.RuleID) // the store is away: the built-in rule's actions
 			}
 			var out []api.ActionChoice
 			for _, a := range reg.Recommended(inc.IncidentType, rule.Actions) {
-				out = append(out, api.ActionChoice{ID: a.ID, Description: a.Description, Safe: a.Safe && !rem.RequiresApproval(a.ID)})
+				out = append(out, api.ActionChoice{ID: a.ID, Description: a.Description, Safe: !remediation.NeedsApprover(a, policy)})
 			}
 			return out
 		}}

@@ -3,10 +3,15 @@ package cli
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +22,7 @@ import (
 
 	"github.com/mahavishnu/mahavishnu/api"
 	"github.com/mahavishnu/mahavishnu/config"
+	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/schemas"
 )
 
@@ -72,7 +78,7 @@ func TestDashboardCommandServesUntilStopped(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, string(body), `id="incidents"`)
-	require.Contains(t, string(body), `<meta http-equiv="refresh" content="30">`, "dashboard.refresh_interval_seconds")
+	require.Contains(t, string(body), `<body data-refresh="30">`, "dashboard.refresh_interval_seconds")
 
 	cancel()
 	select {
@@ -114,4 +120,56 @@ func TestDashboardOptionsOfferTheRecommendedActions(t *testing.T) {
 	require.Equal(t, api.ActionChoice{ID: "restart_service", Description: "Restart the affected service"}, got[2],
 		"restart_service needs approval")
 	require.True(t, got[0].Safe)
+}
+
+// TestDashboardPortHeldByTheManager: `incidents dashboard` on the port where the manager
+// already serves the dashboard (dashboard.port and api.listen are both 8080 by default)
+// says where the dashboard is and succeeds; another program on the port is a clear error.
+func TestDashboardPortHeldByTheManager(t *testing.T) {
+	for _, enabled := range []bool{true, false} {
+		t.Run(fmt.Sprintf("dashboard enabled %v", enabled), func(t *testing.T) {
+			r := dashboardRuntime(t, "")
+			ctx := context.Background()
+			st, err := r.Store(ctx)
+			require.NoError(t, err)
+			reg, err := r.registry()
+			require.NoError(t, err)
+			m, err := manager.New(manager.Options{Store: st, Client: healthyTemporal{}, Logger: slog.New(slog.DiscardHandler)})
+			require.NoError(t, err)
+			t.Cleanup(m.Close)
+			opts := r.dashboardOptions(st, reg)
+			opts.Enabled = enabled
+			srv := httptest.NewServer(api.New(api.Options{Manager: m, Logger: slog.New(slog.DiscardHandler), Dashboard: opts}).Handler())
+			defer srv.Close()
+			port := srv.Listener.Addr().(*net.TCPAddr).Port
+
+			var out strings.Builder
+			err = runDashboard(ctx, r, &out, "--port", strconv.Itoa(port), "--host", "127.0.0.1")
+			if enabled {
+				require.NoError(t, err)
+				require.Contains(t, out.String(), fmt.Sprintf("already serves the dashboard at http://127.0.0.1:%d/: open it there", port))
+			} else {
+				require.EqualError(t, err, fmt.Sprintf("dashboard port 127.0.0.1:%d is the running manager's api.listen, which serves no dashboard there "+
+					"(incident_response.dashboard.enabled is false for it, or it runs without the api role): pick another --port", port))
+			}
+		})
+	}
+	t.Run("another program", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+		addr := ln.Addr().String()
+		_, port, _ := net.SplitHostPort(addr)
+		err = runDashboard(context.Background(), dashboardRuntime(t, ""), io.Discard, "--port", port, "--host", "127.0.0.1")
+		require.EqualError(t, err, "dashboard port "+addr+" (--port, incident_response.dashboard.port) is in use by another program: pick another --port")
+	})
 }

@@ -27,7 +27,16 @@ func (r *runtime) api() *apiClient {
 	if err == nil {
 		base = "http://" + net.JoinHostPort(host, port)
 	}
-	return &apiClient{base: base, token: r.cfg.API.Token.Value(), http: &http.Client{Timeout: 30 * time.Second}}
+	return &apiClient{base: base, token: r.apiToken(), http: &http.Client{Timeout: 30 * time.Second}}
+}
+
+// apiToken is the token the CLI calls the API with: --token or MAHAVISHNU_TOKEN, else
+// the config's bootstrap api.token.
+func (r *runtime) apiToken() string {
+	if r.token != "" {
+		return r.token
+	}
+	return r.cfg.API.Token.Value()
 }
 
 // do sends a request and decodes a JSON answer into out; a non-2xx answer becomes an
@@ -63,7 +72,7 @@ func (a *apiClient) do(ctx context.Context, method, path string, body, out any) 
 			Error string `json:"error"`
 		}
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return resp.StatusCode, fmt.Errorf("%s %s: %s (HTTP %d)", method, path, e.Error, resp.StatusCode)
+			return resp.StatusCode, &apiError{Status: resp.StatusCode, Msg: e.Error, Method: method, Path: path}
 		}
 		if out == nil {
 			return resp.StatusCode, fmt.Errorf("%s %s: HTTP %d", method, path, resp.StatusCode)
@@ -75,4 +84,19 @@ func (a *apiClient) do(ctx context.Context, method, path string, body, out any) 
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// apiError is a refusal or failure the manager answered, with its message.
+type apiError struct {
+	Status       int
+	Msg          string
+	Method, Path string
+}
+
+func (e *apiError) Error() string {
+	hint := ""
+	if e.Status == http.StatusUnauthorized {
+		hint = " (give a token with --token or MAHAVISHNU_TOKEN: see `mahavishnu tokens create`)"
+	}
+	return fmt.Sprintf("%s %s: %s (HTTP %d)%s", e.Method, e.Path, e.Msg, e.Status, hint)
 }

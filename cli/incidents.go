@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
 )
@@ -33,6 +33,7 @@ func incidentsCommand(r *runtime) *cli.Command {
 			rulesCommand(r),
 			testRuleCommand(r),
 			silencesCommand(r),
+			retentionCommand(r),
 		}, responseCommands(r)...),
 	}
 }
@@ -64,11 +65,7 @@ func listCommand(r *runtime) *cli.Command {
 					return fmt.Errorf("--severity: %w", err)
 				}
 			}
-			st, err := r.Store(c.Context)
-			if err != nil {
-				return err
-			}
-			incs, err := st.ListIncidents(c.Context, f)
+			incs, err := r.listIncidents(c, f)
 			if err != nil {
 				return err
 			}
@@ -147,7 +144,12 @@ func getCommand(r *runtime) *cli.Command {
 				}
 			}
 			if full {
-				if detail.Events, err = st.ListEvents(c.Context, store.EventFilter{IncidentID: inc.IncidentID, Last: 1000}); err != nil {
+				// Every attached event, read from the store page by page (oldest first).
+				detail.Events = []schemas.Event{}
+				if err := st.ScanIncidentEvents(c.Context, inc.IncidentID, func(e schemas.Event) error {
+					detail.Events = append(detail.Events, e)
+					return nil
+				}); err != nil {
 					return err
 				}
 			}
@@ -243,7 +245,7 @@ func printIncident(c *cli.Context, d incidentDetail) {
 		printTimeline(c, d.Timeline)
 	}
 	if d.Events != nil {
-		fmt.Fprintf(c.App.Writer, "\nEvents (%d, newest first):\n", len(d.Events))
+		fmt.Fprintf(c.App.Writer, "\nEvents (%d, oldest first):\n", len(d.Events))
 		printEvents(c, d.Events)
 	}
 }
@@ -307,9 +309,7 @@ func acknowledgeCommand(r *runtime) *cli.Command {
 			if err := exactArgs(c, "incident_id"); err != nil {
 				return err
 			}
-			return r.op(c, func(ops *manager.Ops, id string) (*schemas.Incident, error) {
-				return ops.Acknowledge(c.Context, id, c.String("by"))
-			}, func(inc *schemas.Incident) string {
+			return r.op(c, "acknowledge", map[string]string{"by": r.by(c)}, func(inc *schemas.Incident) string {
 				return fmt.Sprintf("Incident %s acknowledged by %s.", inc.IncidentID, inc.AcknowledgedBy)
 			})
 		},
@@ -326,9 +326,7 @@ func assignCommand(r *runtime) *cli.Command {
 			if err := exactArgs(c, "incident_id", "assignee"); err != nil {
 				return err
 			}
-			return r.op(c, func(ops *manager.Ops, id string) (*schemas.Incident, error) {
-				return ops.Assign(c.Context, id, c.Args().Get(1), c.String("by"))
-			}, func(inc *schemas.Incident) string {
+			return r.op(c, "assign", map[string]string{"to": c.Args().Get(1), "by": r.by(c)}, func(inc *schemas.Incident) string {
 				return fmt.Sprintf("Incident %s assigned to %s.", inc.IncidentID, inc.AssignedTo)
 			})
 		},
@@ -348,9 +346,7 @@ func resolveCommand(r *runtime) *cli.Command {
 			if err := exactArgs(c, "incident_id"); err != nil {
 				return err
 			}
-			return r.op(c, func(ops *manager.Ops, id string) (*schemas.Incident, error) {
-				return ops.Resolve(c.Context, id, c.String("by"), c.String("notes"))
-			}, func(inc *schemas.Incident) string {
+			return r.op(c, "resolve", map[string]string{"notes": c.String("notes"), "by": r.by(c)}, func(inc *schemas.Incident) string {
 				return fmt.Sprintf("Incident %s resolved by %s (MTTR %s).", inc.IncidentID, inc.ResolvedBy, fmtSeconds(inc.MTTRSeconds))
 			})
 		},
@@ -367,49 +363,24 @@ func closeCommand(r *runtime) *cli.Command {
 			if err := exactArgs(c, "incident_id"); err != nil {
 				return err
 			}
-			format, err := outputFormat(c)
-			if err != nil {
-				return err
-			}
-			st, err := r.Store(c.Context)
-			if err != nil {
-				return err
-			}
-			ops := &manager.Ops{Store: st}
-			inc, err := ops.Close(c.Context, c.Args().First(), c.String("by"))
-			if err != nil {
-				return incidentError(c.Args().First(), err)
-			}
-			if format == outputJSON {
-				return writeJSON(c.App.Writer, inc)
-			}
-			fmt.Fprintf(c.App.Writer, "Incident %s closed by %s.\n", inc.IncidentID, inc.ClosedBy)
-			return nil
+			return r.op(c, "close", map[string]string{"by": r.by(c)}, func(inc *schemas.Incident) string {
+				return fmt.Sprintf("Incident %s closed by %s.", inc.IncidentID, inc.ClosedBy)
+			})
 		},
 	}
 }
 
-// op runs a responder operation that goes to the incident's workflow.
-func (r *runtime) op(c *cli.Context, do func(*manager.Ops, string) (*schemas.Incident, error), done func(*schemas.Incident) string) error {
+// op runs a responder operation through the manager's API (POST
+// /api/v1/incidents/{id}/{name}), with the caller's token.
+func (r *runtime) op(c *cli.Context, name string, body any, done func(*schemas.Incident) string) error {
 	format, err := outputFormat(c)
 	if err != nil {
 		return err
 	}
-	st, err := r.Store(c.Context)
-	if err != nil {
-		return err
-	}
 	id := c.Args().First()
-	if _, err := st.GetIncident(c.Context, id); err != nil {
-		return incidentError(id, err)
-	}
-	tc, err := r.Client(c.Context)
-	if err != nil {
+	var inc *schemas.Incident
+	if err := r.incidentCall(c, id, name, body, &inc); err != nil {
 		return err
-	}
-	inc, err := do(&manager.Ops{Store: st, Client: tc}, id)
-	if err != nil {
-		return incidentError(id, err)
 	}
 	if format == outputJSON {
 		return writeJSON(c.App.Writer, inc)
@@ -419,8 +390,12 @@ func (r *runtime) op(c *cli.Context, do func(*manager.Ops, string) (*schemas.Inc
 }
 
 func incidentError(id string, err error) error {
-	if errors.Is(err, store.ErrNotFound) {
+	var ae *apiError
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.As(err, &ae) && ae.Status == http.StatusNotFound:
 		return fmt.Errorf("incident %s not found", id)
+	case errors.As(err, &ae) && (ae.Status == http.StatusConflict || ae.Status == http.StatusForbidden):
+		return errors.New(ae.Msg)
 	}
 	return err
 }

@@ -38,12 +38,11 @@ func channels(cfg *config.Config, logger *slog.Logger, threads slack.Threads) (m
 	n := cfg.IncidentResponse.Notifications
 	out := map[string]notify.Notifier{notify.ChannelLog: notify.NewLog(logger)}
 	sev := map[string][]string{notify.ChannelLog: {"low", "medium", "high", "critical"}}
+	for _, msg := range n.Notices() {
+		logger.Warn(msg) // an enabled channel that sends nothing is said so at once
+	}
 	add := func(name string, enabled, configured bool, build func() (notify.Notifier, error), severities []string) error {
-		switch {
-		case !enabled:
-			return nil
-		case !configured:
-			logger.Warn("notification channel enabled but not configured: nothing is sent there", "channel", name)
+		if !enabled || !configured {
 			return nil
 		}
 		ch, err := build()
@@ -164,7 +163,7 @@ func notificationLinks(cfg *config.Config) notify.LinkConfig {
 // notifyRequest translates the activity's input.
 func notifyRequest(in activities.NotifyInput) notify.Request {
 	return notify.Request{Incident: in.Incident, Kind: notify.Kind(in.Kind), Text: in.Text, At: in.At,
-		Channels: in.Channels, Targets: in.Targets, People: in.People}
+		Channels: in.Channels, Targets: in.Targets, Action: in.Action, People: in.People}
 }
 
 // Route implements activities.Notifications.
@@ -185,7 +184,7 @@ type storeThrottleState struct{ st *store.Store }
 
 func (s storeThrottleState) Admit(ctx context.Context, a notify.Admission) (string, error) {
 	verdict, err := s.st.AdmitNotification(ctx, store.NotifyAdmission{
-		IncidentID: a.Key.IncidentID, Channel: a.Key.Channel, Kind: string(a.Key.Kind), At: a.At,
+		IncidentID: a.Key.IncidentID, Channel: a.Key.Channel, Kind: a.Key.StoredKind(), At: a.At,
 		Dedup: a.Dedup, Window: a.Window, InFlight: a.InFlight, Token: a.Token,
 		Every: a.Rate.Every, Burst: a.Rate.Burst,
 	})
@@ -203,7 +202,7 @@ func (s storeThrottleState) Admit(ctx context.Context, a notify.Admission) (stri
 }
 
 func (s storeThrottleState) Release(ctx context.Context, key notify.ThrottleKey, token string, sent bool) error {
-	return s.st.ReleaseNotification(ctx, key.IncidentID, key.Channel, string(key.Kind), token, sent)
+	return s.st.ReleaseNotification(ctx, key.IncidentID, key.Channel, key.StoredKind(), token, sent)
 }
 
 func (s storeThrottleState) Sweep(ctx context.Context, sentBefore, reservedBefore time.Time) error {
@@ -235,6 +234,11 @@ func notifyCommand(r *runtime) *cli.Command {
 				name := c.String("channel")
 				ch, ok := chans[name]
 				if !ok {
+					for _, msg := range r.cfg.IncidentResponse.Notifications.Notices() {
+						if strings.HasPrefix(msg, "notifications."+name+":") {
+							return fmt.Errorf("--channel %s: %s", name, strings.TrimPrefix(msg, "notifications."+name+": "))
+						}
+					}
 					return fmt.Errorf("--channel %s: not enabled or not configured (see `mahavishnu incidents config get notifications`)", name)
 				}
 				receipt, err := notify.Send(c.Context, ch, notify.NewTestMessage(time.Now().UTC()))

@@ -3,13 +3,20 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"github.com/urfave/cli/v2"
 
 	"github.com/mahavishnu/mahavishnu/activities"
 	"github.com/mahavishnu/mahavishnu/config"
@@ -166,4 +173,91 @@ func TestNewNotificationsWithoutStore(t *testing.T) {
 	notes, err := newNotificationsWithStore(config.Default(), slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), nil)
 	require.NoError(t, err)
 	require.NoError(t, notes.Send(context.Background(), notify.ChannelLog, testNotifyInput(schemas.SeverityLow)))
+}
+
+// TestApprovalRequestsOfTwoActionsBothNotify: service_down asks for restart_service and
+// rollback in the same instant; with the store's throttle both go out (the key holds the
+// action), while a repeat of one is held back.
+func TestApprovalRequestsOfTwoActionsBothNotify(t *testing.T) {
+	ctx := context.Background()
+	hook := notifytest.NewWebhook(t, "", time.Now)
+	cfg := config.Default()
+	cfg.IncidentResponse.Notifications.Slack.Enabled = false
+	cfg.IncidentResponse.Notifications.PagerDuty.Enabled = false
+	cfg.IncidentResponse.Notifications.Webhook.Enabled = true
+	cfg.IncidentResponse.Notifications.Webhook.URL = config.Secret(hook.URL())
+	st, _ := sharedStores(t, store.DialectSQLite)
+	n, err := newNotificationsWithStore(cfg, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), st)
+	require.NoError(t, err)
+	request := func(action string) activities.NotifyInput {
+		in := testNotifyInput(schemas.SeverityHigh)
+		in.Kind, in.Action, in.Key = activities.NotifyApprovalRequested, action, "approval/"+action
+		in.Text = "approval needed to run " + action
+		return in
+	}
+	require.NoError(t, n.Send(ctx, notify.ChannelWebhook, request("restart_service")))
+	require.NoError(t, n.Send(ctx, notify.ChannelWebhook, request("rollback")))
+	require.ErrorIs(t, n.Send(ctx, notify.ChannelWebhook, request("rollback")), notify.ErrSuppressed)
+	require.Len(t, hook.Requests(), 2)
+}
+
+// pagerDutyAPIKeyOnly is the quickstart's Step 1: PagerDuty with api_key and no service_key.
+const pagerDutyAPIKeyOnly = `
+incident_response:
+  notifications:
+    pagerduty:
+      enabled: true
+      api_key: "u+abcdefghijklmnopqrst"
+`
+
+// runCLIWithConfig runs a command with extra YAML in the config (and a fake API).
+func runCLIWithConfig(t *testing.T, f *fakeAPI, yaml string, args ...string) (string, string, error) {
+	t.Helper()
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "mahavishnu.yaml")
+	body := fmt.Sprintf("data_dir: %q\napi:\n  listen: %q\n", dir, strings.TrimPrefix(srv.URL, "http://")) + yaml
+	require.NoError(t, os.WriteFile(cfg, []byte(body), 0o600))
+	prev := cli.OsExiter
+	cli.OsExiter = func(int) {}
+	t.Cleanup(func() { cli.OsExiter = prev })
+	var out, errOut bytes.Buffer
+	app := NewApp(Options{Stdout: &out, Stderr: &errOut})
+	err := Run(context.Background(), app, append([]string{"mahavishnu", "--config", cfg}, args...))
+	return out.String(), errOut.String(), err
+}
+
+// TestPagerDutyAPIKeyAloneIsReported: api_key alone pages nothing; the start-up log,
+// `incidents status` and `notify test --channel pagerduty` say that paging needs
+// service_key, and the key's value is never shown.
+func TestPagerDutyAPIKeyAloneIsReported(t *testing.T) {
+	const want = "paging needs service_key, the Events API v2 integration key"
+	cfg := config.Default()
+	cfg.IncidentResponse.Notifications.PagerDuty.Enabled = true
+	cfg.IncidentResponse.Notifications.PagerDuty.APIKey = "u+abcdefghijklmnopqrst"
+	cfg.IncidentResponse.Notifications.PagerDuty.ServiceKey = ""
+	var log bytes.Buffer
+	chans, _, err := channels(cfg, slog.New(slog.NewTextHandler(&log, nil)), nil)
+	require.NoError(t, err)
+	require.NotContains(t, chans, notify.ChannelPagerDuty)
+	require.Contains(t, log.String(), want, "said at start")
+
+	_, _, err = runCLIWithConfig(t, &fakeAPI{}, pagerDutyAPIKeyOnly, "incidents", "notify", "test", "--channel", "pagerduty")
+	require.ErrorContains(t, err, "--channel pagerduty: api_key is set but "+want)
+
+	f := &fakeAPI{answers: map[string]any{"GET /healthz": map[string]any{"status": "ok"}}}
+	out, _, _ := runCLIWithConfig(t, f, pagerDutyAPIKeyOnly, "incidents", "status")
+	require.Contains(t, out, want)
+	require.NotContains(t, out, "abcdefghijklmnopqrst")
+	out, _, _ = runCLIWithConfig(t, f, pagerDutyAPIKeyOnly, "incidents", "status", "--output", "json")
+	var rep statusReport
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	require.True(t, slices.ContainsFunc(rep.Notices, func(n string) bool { return strings.Contains(n, want) }), rep.Notices)
+
+	// With service_key it pages, and nothing is reported.
+	cfg.IncidentResponse.Notifications.PagerDuty.ServiceKey = "0123456789abcdef0123456789abcdef"
+	for _, n := range cfg.IncidentResponse.Notifications.Notices() {
+		require.NotContains(t, n, "pagerduty")
+	}
 }

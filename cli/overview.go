@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -10,7 +12,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/mahavishnu/mahavishnu/api"
-	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
 )
@@ -40,38 +41,15 @@ func createCommand(r *runtime) *cli.Command {
 			if title == "" {
 				return fmt.Errorf("--title: must not be empty")
 			}
-			reg, err := r.registry()
-			if err != nil {
+			cl := r.api()
+			var in schemas.IncidentInput
+			req := api.DeclareRequest{Type: c.String("type"), Severity: sev, Title: title, Source: c.String("source"),
+				Description: c.String("description"), By: r.by(c)}
+			if _, err := cl.do(c.Context, http.MethodPost, "/api/v1/incidents", req, &in); err != nil {
 				return err
 			}
-			st, err := r.Store(c.Context)
-			if err != nil {
-				return err
-			}
-			tc, err := r.Client(c.Context)
-			if err != nil {
-				return err
-			}
-			rule := findRuleByID(c.String("type"))
-			for _, candidate := range schemas.DefaultRules() {
-				if candidate.IncidentType == c.String("type") {
-					rule = candidate
-				}
-			}
-			id := manager.NewIncidentID()
-			in := schemas.IncidentInput{
-				IncidentID: id, Fingerprint: "manual/" + id, RuleID: rule.ID, IncidentType: c.String("type"),
-				Severity: sev, Title: title, Description: c.String("description"), Source: c.String("source"),
-				DetectedAt: time.Now().UTC(), Actions: rule.Actions, Settings: incidentSettings(r.cfg, reg),
-			}
-			if in.Description == "" {
-				in.Description = "Declared by " + c.String("by")
-			}
-			ops := &manager.Ops{Store: st, Client: tc}
-			if err := ops.Declare(c.Context, r.cfg.Temporal.TaskQueue, in); err != nil {
-				return err
-			}
-			inc, err := waitForRow(c.Context, st, id, 20*time.Second)
+			id := in.IncidentID
+			inc, err := waitForIncident(c.Context, cl, id, 20*time.Second)
 			if err != nil {
 				return fmt.Errorf("incident %s started, but the manager's worker has not recorded it yet (is `incidents start` running?): %w", id, err)
 			}
@@ -81,6 +59,30 @@ func createCommand(r *runtime) *cli.Command {
 			fmt.Fprintf(c.App.Writer, "Incident %s declared: %s %s, %s.\n", id, inc.Severity, inc.IncidentType, inc.Status)
 			return nil
 		},
+	}
+}
+
+// waitForIncident waits, through the API, for the incident's workflow to write its first
+// snapshot.
+func waitForIncident(ctx context.Context, cl *apiClient, id string, wait time.Duration) (*schemas.Incident, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		var inc schemas.Incident
+		status, err := cl.do(ctx, http.MethodGet, "/api/v1/incidents/"+url.PathEscape(id), nil, &inc)
+		if err == nil {
+			return &inc, nil
+		}
+		if status != http.StatusNotFound {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-tick.C:
+		}
 	}
 }
 
@@ -120,38 +122,34 @@ type incidentStats struct {
 	Since            string   `json:"since,omitempty"`
 }
 
-func computeStats(incs []schemas.Incident) incidentStats {
+// autoResolver is the actor the workflow records when it resolves an incident by itself
+// (workflows.SystemActor; cli does not import the workflows package).
+const autoResolver = "mahavishnu"
+
+// statsFromGroups adds up the store's incident groups (computed in SQL over every incident)
+// into the statistics of those groups keep says to.
+func statsFromGroups(groups []store.IncidentGroup, keep func(store.IncidentGroup) bool) incidentStats {
 	st := incidentStats{ByStatus: map[schemas.Status]int{}, BySeverity: map[schemas.Severity]int{}, ByType: map[string]int{}}
-	var mttd, mtta, mttr []float64
-	resolved, auto := 0, 0
-	for _, inc := range incs {
-		st.Total++
-		if inc.Status.Active() {
-			st.Active++
+	var mttdSum, mttaSum, mttrSum float64
+	var mttdN, mttaN, mttrN, resolved, auto int
+	for _, g := range groups {
+		if !keep(g) {
+			continue
 		}
-		st.ByStatus[inc.Status]++
-		st.BySeverity[inc.Severity]++
-		st.ByType[inc.IncidentType]++
-		if inc.MTTRBreached {
-			st.MTTRBreached++
+		st.Total += g.Count
+		if schemas.Status(g.Status).Active() {
+			st.Active += g.Count
 		}
-		if inc.MTTDSeconds != nil {
-			mttd = append(mttd, *inc.MTTDSeconds)
-		}
-		if inc.MTTASeconds != nil {
-			mtta = append(mtta, *inc.MTTASeconds)
-		}
-		if inc.MTTRSeconds != nil {
-			mttr = append(mttr, *inc.MTTRSeconds)
-		}
-		if inc.ResolvedAt != nil {
-			resolved++
-			if inc.ResolvedBy == "mahavishnu" {
-				auto++
-			}
-		}
+		st.ByStatus[schemas.Status(g.Status)] += g.Count
+		st.BySeverity[schemas.Severity(g.Severity)] += g.Count
+		st.ByType[g.IncidentType] += g.Count
+		st.MTTRBreached += g.Breached
+		mttdSum, mttdN = mttdSum+g.MTTDSum, mttdN+g.MTTDCount
+		mttaSum, mttaN = mttaSum+g.MTTASum, mttaN+g.MTTACount
+		mttrSum, mttrN = mttrSum+g.MTTRSum, mttrN+g.MTTRCount
+		resolved, auto = resolved+g.Resolved, auto+g.AutoResolved
 	}
-	st.MeanMTTD, st.MeanMTTA, st.MeanMTTR = mean(mttd), mean(mtta), mean(mttr)
+	st.MeanMTTD, st.MeanMTTA, st.MeanMTTR = mean(mttdSum, mttdN), mean(mttaSum, mttaN), mean(mttrSum, mttrN)
 	if resolved > 0 {
 		rate := float64(auto) / float64(resolved)
 		st.AutoResolvedRate = &rate
@@ -159,15 +157,11 @@ func computeStats(incs []schemas.Incident) incidentStats {
 	return st
 }
 
-func mean(xs []float64) *float64 {
-	if len(xs) == 0 {
+func mean(sum float64, n int) *float64 {
+	if n == 0 {
 		return nil
 	}
-	sum := 0.0
-	for _, x := range xs {
-		sum += x
-	}
-	m := sum / float64(len(xs))
+	m := sum / float64(n)
 	return &m
 }
 
@@ -185,9 +179,9 @@ func statsCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			f := store.IncidentFilter{Limit: 10000}
+			var since time.Time
 			if v := c.String("since"); v != "" {
-				if f.Since, err = api.ParseSince(v, time.Now()); err != nil {
+				if since, err = api.ParseSince(v, time.Now()); err != nil {
 					return fmt.Errorf("--since: %w", err)
 				}
 			}
@@ -195,20 +189,18 @@ func statsCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			incs, err := st.ListIncidents(c.Context, f)
+			groups, err := st.IncidentGroups(c.Context, since, "", autoResolver)
 			if err != nil {
 				return err
 			}
-			all := computeStats(incs)
+			all := statsFromGroups(groups, func(store.IncidentGroup) bool { return true })
 			all.Since = c.String("since")
 			bySev := map[schemas.Severity]incidentStats{}
 			if c.Bool("by-severity") {
-				groups := map[schemas.Severity][]schemas.Incident{}
-				for _, inc := range incs {
-					groups[inc.Severity] = append(groups[inc.Severity], inc)
-				}
-				for sev, g := range groups {
-					bySev[sev] = computeStats(g)
+				for _, sev := range schemas.Severities {
+					if all.BySeverity[sev] > 0 {
+						bySev[sev] = statsFromGroups(groups, func(g store.IncidentGroup) bool { return g.Severity == string(sev) })
+					}
 				}
 			}
 			if format == outputJSON {

@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -10,31 +13,15 @@ import (
 
 	"github.com/mahavishnu/mahavishnu/api"
 	"github.com/mahavishnu/mahavishnu/config"
-	"github.com/mahavishnu/mahavishnu/manager"
 	"github.com/mahavishnu/mahavishnu/remediation"
 	"github.com/mahavishnu/mahavishnu/schemas"
+	"github.com/mahavishnu/mahavishnu/store"
 )
 
 // responseCommands are the responder commands beyond acknowledge/assign/resolve/close.
 func responseCommands(r *runtime) []*cli.Command {
 	return []*cli.Command{mitigateCommand(r), approveCommand(r, true), approveCommand(r, false), updateCommand(r),
 		postmortemCommand(r), historyCommand(r), configCommand(r), replayCommand(r), notifyCommand(r), createCommand(r), statsCommand(r), watchCommand(r), dashboardCommand(r)}
-}
-
-// withOps opens the store and Temporal and checks the incident exists.
-func (r *runtime) withOps(c *cli.Context, id string) (*manager.Ops, error) {
-	st, err := r.Store(c.Context)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := st.GetIncident(c.Context, id); err != nil {
-		return nil, incidentError(id, err)
-	}
-	tc, err := r.Client(c.Context)
-	if err != nil {
-		return nil, err
-	}
-	return &manager.Ops{Store: st, Client: tc}, nil
 }
 
 func (r *runtime) registry() (*remediation.Registry, error) {
@@ -95,13 +82,9 @@ func mitigateCommand(r *runtime) *cli.Command {
 				fmt.Fprintf(c.App.Writer, "%s (%s): %s\n", action, res.Status, res.Details)
 				return err
 			}
-			ops, err := r.withOps(c, id)
-			if err != nil {
+			var rec *schemas.ActionRecord
+			if err := r.incidentCall(c, id, "mitigate", api.MitigateRequest{Action: action, ApprovedBy: c.String("approved-by"), By: r.by(c)}, &rec); err != nil {
 				return err
-			}
-			rec, err := ops.Mitigate(c.Context, id, schemas.Mitigate{Action: action, Actor: c.String("by"), ApprovedBy: c.String("approved-by")})
-			if err != nil {
-				return incidentError(id, err)
 			}
 			if format == outputJSON {
 				return writeJSON(c.App.Writer, rec)
@@ -131,7 +114,10 @@ type actionRow struct {
 }
 
 func (r *runtime) listActions(c *cli.Context, format string, inc *schemas.Incident, reg *remediation.Registry) error {
-	rule := findRuleByID(inc.RuleID)
+	rule, err := storedRule(c.Context, r.store, inc.RuleID)
+	if err != nil {
+		return err
+	}
 	recs, _, err := r.store.ListActions(c.Context, inc.IncidentID, time.Time{}, 1000)
 	if err != nil {
 		return err
@@ -139,7 +125,7 @@ func (r *runtime) listActions(c *cli.Context, format string, inc *schemas.Incide
 	var rows []actionRow
 	for _, a := range reg.Recommended(inc.IncidentType, rule.Actions) {
 		row := actionRow{Action: a.ID, Description: a.Description,
-			Safe: a.Safe && !r.cfg.IncidentResponse.Remediation.RequiresApproval(a.ID), Configured: a.Configured(), State: "not run"}
+			Safe: !remediation.NeedsApprover(a, r.cfg.IncidentResponse.RemediationPolicy()), Configured: a.Configured(), State: "not run"}
 		for _, rec := range recs {
 			if rec.Action == a.ID {
 				row.State = rec.Status
@@ -164,6 +150,39 @@ func (r *runtime) listActions(c *cli.Context, format string, inc *schemas.Incide
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", row.Action, kind, row.Configured, row.State, row.Description)
 	}
 	return tw.Flush()
+}
+
+// storedRule is the rule an incident's actions come from, as the dashboard takes it: the
+// stored rule with this ID (edited with `rules update`, or a custom one), else the
+// built-in one.
+func storedRule(ctx context.Context, st *store.Store, id string) (schemas.Rule, error) {
+	rec, err := st.GetRule(ctx, id)
+	switch {
+	case err == nil:
+		return rec.Rule, nil
+	case errors.Is(err, store.ErrNotFound):
+		return findRuleByID(id), nil
+	}
+	return schemas.Rule{}, err
+}
+
+// ruleForType is the rule a declared incident of this type (or rule ID) takes its runbook
+// and actions from: a stored rule with that ID, else the first stored rule of that
+// incident type, else the built-in ones likewise.
+func ruleForType(ctx context.Context, st *store.Store, typ string) (schemas.Rule, error) {
+	rules, err := st.Rules(ctx)
+	if err != nil {
+		return schemas.Rule{}, err
+	}
+	for _, set := range [][]schemas.Rule{rules, schemas.DefaultRules()} {
+		if i := slices.IndexFunc(set, func(r schemas.Rule) bool { return r.ID == typ }); i >= 0 {
+			return set[i], nil
+		}
+		if i := slices.IndexFunc(set, func(r schemas.Rule) bool { return r.IncidentType == typ }); i >= 0 {
+			return set[i], nil
+		}
+	}
+	return schemas.Rule{}, nil
 }
 
 func findRuleByID(id string) schemas.Rule {
@@ -193,17 +212,9 @@ func approveCommand(r *runtime, approve bool) *cli.Command {
 				return err
 			}
 			id := c.Args().First()
-			ops, err := r.withOps(c, id)
-			if err != nil {
+			var ap *schemas.Approval
+			if err := r.incidentCall(c, id, name, api.DecisionRequest{Action: c.String("action"), Reason: c.String("reason"), By: r.by(c)}, &ap); err != nil {
 				return err
-			}
-			do := ops.Approve
-			if !approve {
-				do = ops.Reject
-			}
-			ap, err := do(c.Context, id, c.String("action"), c.String("by"), c.String("reason"))
-			if err != nil {
-				return incidentError(id, err)
 			}
 			if format == outputJSON {
 				return writeJSON(c.App.Writer, ap)
@@ -217,6 +228,9 @@ func approveCommand(r *runtime, approve bool) *cli.Command {
 func updateCommand(r *runtime) *cli.Command {
 	return &cli.Command{
 		Name: "update", Usage: "change an incident's status, severity, title or assignee, or add a note", ArgsUsage: "INCIDENT_ID",
+		Description: "A status set here stays until the procedure reaches a later stage: a stage that starts\n" +
+			"behind it leaves it (and says so on the timeline); the first stage further along takes over\n" +
+			"and records whose status it replaced. Use resolve and close for those statuses.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "status", Usage: "a stage status: " + statusNames()},
 			&cli.StringFlag{Name: "severity", Usage: "low, medium, high or critical"},
@@ -231,7 +245,7 @@ func updateCommand(r *runtime) *cli.Command {
 				return err
 			}
 			id := c.Args().First()
-			req := schemas.Update{By: c.String("by"), Title: c.String("title"), Note: c.String("note")}
+			req := api.UpdateRequest{By: r.by(c), Title: c.String("title"), Note: c.String("note")}
 			if v := c.String("status"); v != "" {
 				if req.Status, err = schemas.ParseStatus(strings.ToLower(v)); err != nil {
 					return fmt.Errorf("--status: %w", err)
@@ -246,19 +260,15 @@ func updateCommand(r *runtime) *cli.Command {
 			if assignee == "" && req.Status == "" && req.Severity == "" && req.Title == "" && req.Note == "" {
 				return fmt.Errorf("nothing to update: give --status, --severity, --title, --assigned-to or --note")
 			}
-			ops, err := r.withOps(c, id)
-			if err != nil {
-				return err
-			}
 			var inc *schemas.Incident
 			if assignee != "" {
-				if inc, err = ops.Assign(c.Context, id, assignee, req.By); err != nil {
-					return incidentError(id, err)
+				if err := r.incidentCall(c, id, "assign", map[string]string{"to": assignee, "by": req.By}, &inc); err != nil {
+					return err
 				}
 			}
 			if req.Status != "" || req.Severity != "" || req.Title != "" || req.Note != "" {
-				if inc, err = ops.Update(c.Context, id, req); err != nil {
-					return incidentError(id, err)
+				if err := r.incidentCall(c, id, "update", req, &inc); err != nil {
+					return err
 				}
 			}
 			if format == outputJSON {
@@ -303,61 +313,6 @@ func postmortemCommand(r *runtime) *cli.Command {
 			}
 			_, err = fmt.Fprint(c.App.Writer, md)
 			return err
-		},
-	}
-}
-
-func historyCommand(r *runtime) *cli.Command {
-	return &cli.Command{
-		Name: "history", Usage: "show past remediation action runs",
-		Flags: []cli.Flag{
-			&cli.BoolFlag{Name: "remediation", Value: true, Usage: "remediation actions (the only history kept so far)"},
-			&cli.StringFlag{Name: "incident", Usage: "only this incident"},
-			&cli.StringFlag{Name: "since", Usage: "10m, 2h, 7d or an RFC 3339 time"},
-			&cli.IntFlag{Name: "last", Value: 50},
-			outputFlag(),
-		},
-		Action: func(c *cli.Context) error {
-			format, err := outputFormat(c)
-			if err != nil {
-				return err
-			}
-			var since time.Time
-			if v := c.String("since"); v != "" {
-				if since, err = api.ParseSince(v, time.Now()); err != nil {
-					return fmt.Errorf("--since: %w", err)
-				}
-			}
-			st, err := r.Store(c.Context)
-			if err != nil {
-				return err
-			}
-			recs, ids, err := st.ListActions(c.Context, c.String("incident"), since, c.Int("last"))
-			if err != nil {
-				return err
-			}
-			if format == outputJSON {
-				type row struct {
-					IncidentID string `json:"incident_id"`
-					schemas.ActionRecord
-				}
-				rows := make([]row, len(recs))
-				for i := range recs {
-					rows[i] = row{ids[i], recs[i]}
-				}
-				return writeJSON(c.App.Writer, rows)
-			}
-			if len(recs) == 0 {
-				fmt.Fprintln(c.App.Writer, "No remediation actions have run.")
-				return nil
-			}
-			tw := newTable(c.App.Writer)
-			fmt.Fprintln(tw, "TIME\tINCIDENT\tACTION\tSTATUS\tRUN BY\tAPPROVED BY\tDURATION\tERROR")
-			for i, rec := range recs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", fmtTime(&rec.At), ids[i], rec.Action, rec.Status, orDash(rec.Actor),
-					orDash(rec.ApprovedBy), (time.Duration(rec.DurationMS) * time.Millisecond).String(), orDash(rec.Error))
-			}
-			return tw.Flush()
 		},
 	}
 }

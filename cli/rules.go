@@ -234,7 +234,7 @@ func rulesEnableCommand(r *runtime, enable bool) *cli.Command {
 			id := c.Args().First()
 			var rec store.RuleRecord
 			if _, err := r.api().do(c.Context, http.MethodPost, "/api/v1/rules/"+url.PathEscape(id)+"/"+name,
-				map[string]string{"by": c.String("by")}, &rec); err != nil {
+				map[string]string{"by": r.by(c)}, &rec); err != nil {
 				return err
 			}
 			if format == outputJSON {
@@ -281,7 +281,7 @@ func rulesUpdateCommand(r *runtime) *cli.Command {
 			if _, err := cl.do(c.Context, http.MethodGet, path, nil, &before); err != nil {
 				return err
 			}
-			if _, err := cl.do(c.Context, http.MethodPatch, path, api.UpdateRuleRequest{RulePatch: patch, By: c.String("by")}, &after); err != nil {
+			if _, err := cl.do(c.Context, http.MethodPatch, path, api.UpdateRuleRequest{RulePatch: patch, By: r.by(c)}, &after); err != nil {
 				return err
 			}
 			if format == outputJSON {
@@ -385,7 +385,7 @@ func rulesCreateCommand(r *runtime) *cli.Command {
 				return err
 			}
 			var rec store.RuleRecord
-			if _, err := r.api().do(c.Context, http.MethodPost, "/api/v1/rules", api.CreateRuleRequest{Rule: rule, By: c.String("by")}, &rec); err != nil {
+			if _, err := r.api().do(c.Context, http.MethodPost, "/api/v1/rules", api.CreateRuleRequest{Rule: rule, By: r.by(c)}, &rec); err != nil {
 				return err
 			}
 			if format == outputJSON {

@@ -47,6 +47,9 @@ func silencesCreateCommand(r *runtime) *cli.Command {
 			}
 			req := api.CreateSilenceRequest{Matchers: listOf(c, "match"), Duration: c.String("duration"),
 				Comment: c.String("comment"), CreatedBy: c.String("created-by")}
+			if !c.IsSet("created-by") && r.apiToken() != "" {
+				req.CreatedBy = "" // the server records the token's identity
+			}
 			if len(req.Matchers) == 0 {
 				return fmt.Errorf("--match: at least one key=value is required, e.g. --match source=api")
 			}
@@ -146,7 +149,7 @@ func silencesExpireCommand(r *runtime) *cli.Command {
 			}
 			var sil api.SilenceView
 			path := "/api/v1/silences/" + url.PathEscape(c.Args().First()) + "/expire"
-			if _, err := r.api().do(c.Context, http.MethodPost, path, map[string]string{"by": c.String("by")}, &sil); err != nil {
+			if _, err := r.api().do(c.Context, http.MethodPost, path, map[string]string{"by": r.by(c)}, &sil); err != nil {
 				return err
 			}
 			if format == outputJSON {

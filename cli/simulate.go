@@ -55,11 +55,7 @@ func simulateCommand(r *runtime) *cli.Command {
 			}
 			var runs []*simRun
 			if c.String("type") == typeAll {
-				for _, sc := range scenarios {
-					if i := slices.IndexFunc(rules, func(r schemas.Rule) bool { return r.ID == sc.rule }); i >= 0 {
-						runs = append(runs, newSimRun(sc, rules[i]))
-					}
-				}
+				runs = allRuns(rules)
 			} else {
 				rule, err := pickRule(rules, c.String("type"))
 				if err != nil {
@@ -73,6 +69,9 @@ func simulateCommand(r *runtime) *cli.Command {
 			}
 			now := time.Now().UTC()
 			for _, run := range runs {
+				if run.Skipped != "" {
+					continue
+				}
 				if !run.rule.Enabled {
 					run.Skipped = "rule disabled"
 					continue
@@ -120,6 +119,49 @@ type simRun struct {
 	Incidents    []schemas.Incident `json:"incidents"`
 	OK           bool               `json:"ok"`
 	Skipped      string             `json:"skipped,omitempty"`
+	// Result is ok, skipped or failed.
+	Result string `json:"result"`
+}
+
+// allRuns is one run per quickstart scenario; a scenario whose rule is gone (deleted) is
+// kept, skipped, so that the report shows it instead of leaving it out.
+func allRuns(rules []schemas.Rule) []*simRun {
+	var runs []*simRun
+	for _, sc := range scenarios {
+		if i := slices.IndexFunc(rules, func(r schemas.Rule) bool { return r.ID == sc.rule }); i >= 0 {
+			runs = append(runs, newSimRun(sc, rules[i]))
+			continue
+		}
+		run := newSimRun(sc, schemas.Rule{ID: sc.rule})
+		run.Skipped = "no rule " + sc.rule + " (deleted?)"
+		runs = append(runs, run)
+	}
+	return runs
+}
+
+// Simulation results.
+const (
+	simOK      = "ok"
+	simSkipped = "skipped"
+	simFailed  = "failed"
+)
+
+// judge sets each run's Result and reports whether none failed: a skipped scenario is
+// not a failure, an expected incident that did not open is.
+func judge(runs []*simRun) (ok bool, counts map[string]int) {
+	counts = map[string]int{simOK: 0, simSkipped: 0, simFailed: 0}
+	for _, run := range runs {
+		switch {
+		case run.Skipped != "":
+			run.Result = simSkipped
+		case run.OK:
+			run.Result = simOK
+		default:
+			run.Result = simFailed
+		}
+		counts[run.Result]++
+	}
+	return counts[simFailed] == 0, counts
 }
 
 func newSimRun(sc scenario, r schemas.Rule) *simRun {
@@ -277,12 +319,9 @@ func reportOne(c *cli.Context, format string, run *simRun) error {
 }
 
 func reportAll(c *cli.Context, format string, runs []*simRun) error {
-	ok := true
-	for _, run := range runs {
-		ok = ok && (run.OK || run.Skipped != "")
-	}
+	ok, counts := judge(runs)
 	if format == outputJSON {
-		if err := writeJSON(c.App.Writer, map[string]any{"ok": ok, "scenarios": runs}); err != nil {
+		if err := writeJSON(c.App.Writer, map[string]any{"ok": ok, "counts": counts, "scenarios": runs}); err != nil {
 			return err
 		}
 	} else {
@@ -307,6 +346,7 @@ func reportAll(c *cli.Context, format string, runs []*simRun) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
+		fmt.Fprintf(c.App.Writer, "%d ok, %d skipped, %d failed.\n", counts[simOK], counts[simSkipped], counts[simFailed])
 	}
 	if !ok {
 		return cli.Exit("", 1)

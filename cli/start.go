@@ -9,16 +9,20 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
 	enumspb "go.temporal.io/api/enums/v1"
+	namespacepb "go.temporal.io/api/namespace/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/mahavishnu/mahavishnu/activities"
 	"github.com/mahavishnu/mahavishnu/api"
@@ -149,7 +153,7 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 		return err
 	}
 	if rs.worker {
-		stopWorker, err := startWorker(cfg.Temporal.TaskQueue, tc, st, reg, notes, logger)
+		stopWorker, err := startWorker(cfg.Temporal.TaskQueue, tc, st, reg, notes, retentionSettings(cfg), logger)
 		if err != nil {
 			return err
 		}
@@ -160,10 +164,23 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 		return err
 	}
 	defer m.Close()
+	if rs.detector {
+		sched, err := housekeepingSchedule(cfg)
+		if err != nil {
+			return err
+		}
+		go manager.KeepHousekeepingSchedule(ctx, tc, sched, logger.With("component", "housekeeping"))
+	}
 
+	access, err := r.accessOptions(ctx, st, tc, reg, logger)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
 		Handler: api.New(api.Options{
 			Manager: m, Token: cfg.API.Token.Value(), Logger: logger.With("component", "api"),
+			Proxy: access.Proxy, PublicURL: access.PublicURL, SessionTTL: access.SessionTTL,
+			Declare:      access.Declare,
 			ChannelStats: notes.Stats,
 			Dashboard:    r.dashboardOptions(st, reg),
 			WorkflowURL: func(workflowID, runID string) string {
@@ -229,6 +246,9 @@ func (r *runtime) connectTemporal(ctx context.Context, logger *slog.Logger) (cli
 		Logger:    sdklog.NewStructuredLogger(logger.With("component", "temporal-client")),
 	}
 	if !cfg.Embedded() {
+		if err := secureTemporal(cfg, &opts); err != nil {
+			return nil, nil, nil, err
+		}
 		tc, err := client.NewLazyClient(opts)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("Temporal client for %s (temporal.address): %w", opts.HostPort, err)
@@ -264,6 +284,11 @@ func (r *runtime) connectTemporal(ctx context.Context, logger *slog.Logger) (cli
 		stopServer()
 		return nil, nil, nil, fmt.Errorf("connect to the embedded Temporal server at %s: %w", opts.HostPort, err)
 	}
+	if err := followRetention(ctx, tc, cfg.Temporal.Namespace, cfg.IncidentResponse.Retention.ResolvedIncidents()); err != nil {
+		tc.Close()
+		stopServer()
+		return nil, nil, nil, err
+	}
 	return tc, embedded, func() { tc.Close(); stopServer() }, nil
 }
 
@@ -289,9 +314,10 @@ func registerSearchAttributes(ctx context.Context, tc client.Client, namespace s
 }
 
 // startWorker runs the Temporal worker role.
-func startWorker(taskQueue string, tc client.Client, st *store.Store, reg *remediation.Registry, notes *notifications, logger *slog.Logger) (func(), error) {
+func startWorker(taskQueue string, tc client.Client, st *store.Store, reg *remediation.Registry, notes *notifications, ret activities.RetentionSettings, logger *slog.Logger) (func(), error) {
 	w := worker.New(tc, taskQueue, &activities.Activities{
 		Store: st, Logger: logger.With("component", "activities"), Remediation: reg, Notifications: notes,
+		Retention: &ret,
 	})
 	if err := w.Start(); err != nil {
 		return nil, fmt.Errorf("start Temporal worker on task queue %s: %w", taskQueue, err)
@@ -340,19 +366,20 @@ func incidentSettings(cfg *config.Config, reg *remediation.Registry) schemas.Inc
 	ir := cfg.IncidentResponse
 	var catalog []schemas.ActionSpec
 	for _, a := range reg.All() {
-		catalog = append(catalog, schemas.ActionSpec{ID: a.ID, Safe: a.Safe && !ir.Remediation.RequiresApproval(a.ID)})
+		catalog = append(catalog, schemas.ActionSpec{ID: a.ID, Safe: a.Safe && !ir.Remediation.RequiresApproval(a.ID), Risk: string(a.Risk)})
 	}
 	return schemas.IncidentSettings{
-		AutoRemediation:  ir.AutoRemediation,
-		AutoResolution:   ir.AutoResolution,
-		MTTRTarget:       ir.MTTRTarget(),
-		SafeActionsOnly:  ir.Remediation.SafeActionsOnly,
-		ApprovalTimeout:  ir.Remediation.ApprovalTimeout(),
-		ActionCatalog:    catalog,
-		AckTargets:       ir.Escalation.AckTargets(),
-		Escalation:       ir.Escalation.Policy(),
-		ReminderInterval: ir.ReminderInterval(),
-		EscalationRepeat: ir.Escalation.Repeat,
+		AutoRemediation:    ir.AutoRemediation,
+		AutoResolution:     ir.AutoResolution,
+		MTTRTarget:         ir.MTTRTarget(),
+		SafeActionsOnly:    ir.Remediation.SafeActionsOnly,
+		RequireApprovalFor: slices.Clone(ir.Remediation.RequireApprovalFor),
+		ApprovalTimeout:    ir.Remediation.ApprovalTimeout(),
+		ActionCatalog:      catalog,
+		AckTargets:         ir.Escalation.AckTargets(),
+		Escalation:         ir.Escalation.Policy(),
+		ReminderInterval:   ir.ReminderInterval(),
+		EscalationRepeat:   ir.Escalation.Repeat,
 	}
 }
 
@@ -370,6 +397,47 @@ func ensureSearchAttributes(ctx context.Context, tc client.Client, namespace str
 	if err != nil && !errors.As(err, &exists) {
 		return fmt.Errorf("register search attributes %s, %s, %s on namespace %s: %w",
 			schemas.SearchAttrSeverity, schemas.SearchAttrStatus, schemas.SearchAttrType, namespace, err)
+	}
+	return nil
+}
+
+// retentionSettings are the retention.* keys for the housekeeping activity.
+func retentionSettings(cfg *config.Config) activities.RetentionSettings {
+	r := cfg.IncidentResponse.Retention
+	return activities.RetentionSettings{
+		EventHistory: r.EventHistory(), ResolvedIncidents: r.ResolvedIncidents(), Postmortems: r.Postmortems(),
+		DetectorWindow: cfg.IncidentResponse.Detection.EventRetention(),
+	}
+}
+
+// housekeepingSchedule is retention.schedule for the housekeeping Temporal Schedule.
+func housekeepingSchedule(cfg *config.Config) (manager.HousekeepingSchedule, error) {
+	every, cron, err := cfg.IncidentResponse.Retention.ScheduleSpec()
+	if err != nil {
+		return manager.HousekeepingSchedule{}, fmt.Errorf("incident_response.retention.schedule: %w", err)
+	}
+	return manager.HousekeepingSchedule{Every: every, Cron: cron, TaskQueue: cfg.Temporal.TaskQueue}, nil
+}
+
+// followRetention makes the embedded namespace keep closed workflow histories as long as
+// resolved incidents are kept (retention.resolved_incidents_days), at every start, so that
+// a changed value applies to a namespace created earlier. An external cluster's namespace
+// is its operator's: it is left alone.
+func followRetention(ctx context.Context, tc client.Client, namespace string, keep time.Duration) error {
+	keep = max(keep, 24*time.Hour) // the server's minimum
+	desc, err := tc.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("embedded Temporal namespace %s: describe: %w", namespace, err)
+	}
+	if desc.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration() == keep {
+		return nil
+	}
+	_, err = tc.WorkflowService().UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
+		Namespace: namespace,
+		Config:    &namespacepb.NamespaceConfig{WorkflowExecutionRetentionTtl: durationpb.New(keep)},
+	})
+	if err != nil {
+		return fmt.Errorf("embedded Temporal namespace %s: set workflow retention to %s (retention.resolved_incidents_days): %w", namespace, keep, err)
 	}
 	return nil
 }

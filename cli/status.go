@@ -23,7 +23,10 @@ type statusReport struct {
 	Database  string                 `json:"database"`
 	Incidents map[schemas.Status]int `json:"incidents"`
 	Active    int                    `json:"active_incidents"`
-	Error     string                 `json:"error,omitempty"`
+	// Notices name enabled notification channels that send nothing (PagerDuty without
+	// service_key...), from this command's config.
+	Notices []string `json:"notices,omitempty"`
+	Error   string   `json:"error,omitempty"`
 }
 
 func statusCommand(r *runtime) *cli.Command {
@@ -40,6 +43,7 @@ func statusCommand(r *runtime) *cli.Command {
 			rep := statusReport{
 				APIURL: cl.base, Temporal: r.cfg.TemporalHostPort(), Namespace: r.cfg.Temporal.Namespace,
 				Database: config.RedactURL(r.cfg.DatabaseURL()),
+				Notices:  r.cfg.IncidentResponse.Notifications.Notices(),
 			}
 			var h api.Health
 			code, err := cl.do(c.Context, http.MethodGet, "/healthz", nil, &h)
@@ -109,6 +113,9 @@ func printStatus(c *cli.Context, rep statusReport) {
 			st := h.Notifications.Channels[ch]
 			row("  "+ch, fmt.Sprintf("%d sent, %d failed, %d suppressed", st.Sent, st.Failed, st.Suppressed))
 		}
+	}
+	for _, msg := range rep.Notices {
+		row("Notice", msg)
 	}
 	row("Database", rep.Database)
 	if rep.Incidents != nil {

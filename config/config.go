@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/mahavishnu/mahavishnu/remediation"
 	"github.com/mahavishnu/mahavishnu/schemas"
 )
@@ -245,14 +247,67 @@ type RetentionConfig struct {
 	ResolvedIncidentsDays int `yaml:"resolved_incidents_days" json:"resolved_incidents_days"`
 	EventHistoryDays      int `yaml:"event_history_days" json:"event_history_days"`
 	PostmortemsDays       int `yaml:"postmortems_days" json:"postmortems_days"`
+	// Schedule is when the housekeeping workflow runs: a Go duration ("1h": every hour)
+	// or a five-field cron expression ("0 3 * * *"), in UTC. See ScheduleSpec.
+	Schedule string `yaml:"schedule" json:"schedule"`
 }
+
+// ScheduleSpec parses Schedule: exactly one of interval and cron is set.
+func (r RetentionConfig) ScheduleSpec() (interval time.Duration, cron string, err error) {
+	s := strings.TrimSpace(r.Schedule)
+	if d, derr := time.ParseDuration(s); derr == nil {
+		if d < time.Minute || d > 31*24*time.Hour {
+			return 0, "", fmt.Errorf("want a duration from 1m to 744h, got %q", r.Schedule)
+		}
+		return d, "", nil
+	}
+	if _, cerr := cronParser.Parse(s); cerr != nil || s == "" {
+		return 0, "", fmt.Errorf("want a duration such as 1h or a five-field cron expression such as \"0 3 * * *\", got %q", r.Schedule)
+	}
+	return 0, s, nil
+}
+
+// cronParser accepts what Temporal schedules accept in a cron string: five fields, or a
+// descriptor such as @hourly or @daily.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// EventHistory is event_history_days as a duration.
+func (r RetentionConfig) EventHistory() time.Duration { return days(r.EventHistoryDays) }
+
+// ResolvedIncidents is resolved_incidents_days as a duration.
+func (r RetentionConfig) ResolvedIncidents() time.Duration { return days(r.ResolvedIncidentsDays) }
+
+// Postmortems is postmortems_days as a duration.
+func (r RetentionConfig) Postmortems() time.Duration { return days(r.PostmortemsDays) }
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
 
 // APIConfig configures the HTTP API server.
 type APIConfig struct {
 	// Listen is the host:port the API and dashboard listen on.
 	Listen string `yaml:"listen" json:"listen"`
-	// Token is the bearer token for writes; empty means only loopback clients may write.
+	// Token is the bootstrap admin bearer token; empty means none (issue tokens with
+	// `mahavishnu tokens create`; with no token at all only loopback clients may write).
 	Token Secret `yaml:"token" json:"token"`
+	// Access control (issue 10, docs/security.md).
+	// PublicURL is the address users reach the dashboard at; https makes the session
+	// cookie Secure even behind a TLS-terminating proxy.
+	PublicURL string `yaml:"public_url" json:"public_url"`
+	// SessionHours is how long a dashboard login lasts.
+	SessionHours int `yaml:"session_hours" json:"session_hours"`
+	// TrustedProxy names an authenticating proxy whose user header is an identity.
+	TrustedProxy TrustedProxyConfig `yaml:"trusted_proxy" json:"trusted_proxy"`
+}
+
+// TrustedProxyConfig is an SSO proxy (oauth2-proxy and the like) in front of the API.
+type TrustedProxyConfig struct {
+	// CIDRs are the proxy's addresses; empty disables the option.
+	CIDRs []string `yaml:"cidrs" json:"cidrs"`
+	// Header carries the authenticated user's name.
+	Header string `yaml:"header" json:"header"`
+	// Roles are "name=role" pairs; users not listed get DefaultRole ("" refuses them).
+	Roles       []string `yaml:"roles" json:"roles"`
+	DefaultRole string   `yaml:"default_role" json:"default_role"`
 }
 
 // DatabaseConfig configures the incident store.
@@ -265,10 +320,26 @@ type DatabaseConfig struct {
 // TemporalConfig says which Temporal server to use.
 type TemporalConfig struct {
 	// Address is host:port of an existing Temporal frontend; empty runs the embedded server.
-	Address   string                 `yaml:"address" json:"address"`
-	Namespace string                 `yaml:"namespace" json:"namespace"`
-	TaskQueue string                 `yaml:"task_queue" json:"task_queue"`
-	Embedded  EmbeddedTemporalConfig `yaml:"embedded" json:"embedded"`
+	Address   string `yaml:"address" json:"address"`
+	Namespace string `yaml:"namespace" json:"namespace"`
+	TaskQueue string `yaml:"task_queue" json:"task_queue"`
+	// APIKey and TLS secure the connection to a Temporal cluster (issue 10).
+	APIKey   Secret                 `yaml:"api_key" json:"api_key"`
+	TLS      TemporalTLSConfig      `yaml:"tls" json:"tls"`
+	Embedded EmbeddedTemporalConfig `yaml:"embedded" json:"embedded"`
+}
+
+// TemporalTLSConfig is TLS (and mTLS with a client certificate) to a Temporal cluster.
+type TemporalTLSConfig struct {
+	// Enabled uses TLS with the system roots even without the files below.
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// CertFile and KeyFile are the client certificate presented for mTLS.
+	CertFile string `yaml:"cert_file" json:"cert_file"`
+	KeyFile  string `yaml:"key_file" json:"key_file"`
+	// CAFile verifies the server instead of the system roots.
+	CAFile string `yaml:"ca_file" json:"ca_file"`
+	// ServerName overrides the name checked in the server certificate.
+	ServerName string `yaml:"server_name" json:"server_name"`
 }
 
 // EmbeddedTemporalConfig configures the embedded Temporal server and its Web UI.
@@ -306,6 +377,10 @@ func Default() *Config {
 				RequireApprovalFor:     []string{"restart_service", "rollback"},
 				ApprovalTimeoutSeconds: 300,
 				Actions: map[string]remediation.ActionConfig{
+					// The quickstart walk's cache (README): empties data/cache below the
+					// manager's working directory.
+					"clear_cache": {TimeoutSeconds: 30, Command: &remediation.CommandConfig{
+						Argv: []string{"find", "data/cache", "-mindepth", "1", "-print", "-delete"}}},
 					"kill_zombie_processes": {Builtin: "kill_zombie_processes"},
 				},
 			},
@@ -342,11 +417,12 @@ func Default() *Config {
 				ResolvedIncidentsDays: 90,
 				EventHistoryDays:      7,
 				PostmortemsDays:       365,
+				Schedule:              "1h",
 			},
 		},
 		DataDir:   "./data",
 		RulesFile: DefaultRulesFile,
-		API:       APIConfig{Listen: "127.0.0.1:8080"},
+		API:       APIConfig{Listen: "127.0.0.1:8080", SessionHours: 12, TrustedProxy: TrustedProxyConfig{CIDRs: []string{}, Header: "X-Forwarded-User", Roles: []string{}}},
 		Database:  DatabaseConfig{URL: "sqlite:///incidents.db"},
 		Temporal: TemporalConfig{
 			Namespace: "default",
@@ -451,6 +527,13 @@ func (r RemediationConfig) ApprovalTimeout() time.Duration {
 	return time.Duration(r.ApprovalTimeoutSeconds) * time.Second
 }
 
+// RemediationPolicy is what remediation.Decide weighs: auto_remediation,
+// remediation.safe_actions_only and remediation.require_approval_for.
+func (ir IncidentResponseConfig) RemediationPolicy() remediation.Policy {
+	return remediation.Policy{AutoRemediation: ir.AutoRemediation, SafeActionsOnly: ir.Remediation.SafeActionsOnly,
+		RequireApprovalFor: slices.Clone(ir.Remediation.RequireApprovalFor)}
+}
+
 // RequiresApproval reports whether action is listed in require_approval_for.
 func (r RemediationConfig) RequiresApproval(action string) bool {
 	return slices.Contains(r.RequireApprovalFor, action)
@@ -473,6 +556,41 @@ func (s SlackConfig) Notifies(sev schemas.Severity) bool {
 // Configured reports whether PagerDuty is enabled and has a service (routing) key, which
 // is what pages; an api_key alone cannot trigger an incident.
 func (p PagerDutyConfig) Configured() bool { return p.Enabled && p.ServiceKey != "" }
+
+// Notice says, when PagerDuty is enabled but cannot page, why and what to set; "" when it
+// pages or is disabled. api_key is the REST API token; nothing in Mahavishnu uses it to
+// page, so a config with only api_key (as the quickstart's Step 1 shows) is reported here
+// rather than left silently inert.
+func (p PagerDutyConfig) Notice() string {
+	switch {
+	case !p.Enabled || p.ServiceKey != "":
+		return ""
+	case p.APIKey != "":
+		return "notifications.pagerduty: api_key is set but paging needs service_key, the Events API v2 integration key " +
+			"of a PagerDuty service (PAGERDUTY_SERVICE_KEY); api_key (a REST API token) cannot page: nothing is paged until service_key is set"
+	}
+	return "notifications.pagerduty: enabled without service_key, the Events API v2 integration key of a PagerDuty service " +
+		"(PAGERDUTY_SERVICE_KEY): nothing is paged until it is set"
+}
+
+// Notices are one line per enabled notification channel that sends nothing for lack of
+// configuration (shown at start, by `incidents status` and by `notify test`).
+func (n NotificationsConfig) Notices() []string {
+	var out []string
+	if msg := n.PagerDuty.Notice(); msg != "" {
+		out = append(out, msg)
+	}
+	if n.Slack.Enabled && !n.Slack.Configured() {
+		out = append(out, "notifications.slack: enabled without webhook_url (SLACK_WEBHOOK_URL): nothing is sent to Slack until it is set")
+	}
+	if n.Email.Enabled && !n.Email.Configured() {
+		out = append(out, "notifications.email: enabled without smtp_server, from_address and recipients: no email is sent until they are set")
+	}
+	if n.Webhook.Enabled && !n.Webhook.Configured() {
+		out = append(out, "notifications.webhook: enabled without url: nothing is sent until it is set")
+	}
+	return out
+}
 
 // Notifies reports whether an incident of severity sev goes to PagerDuty.
 func (p PagerDutyConfig) Notifies(sev schemas.Severity) bool {

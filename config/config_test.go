@@ -86,6 +86,7 @@ func TestShippedFileHasEveryKey(t *testing.T) {
 		"dashboard.enabled", "dashboard.port", "dashboard.refresh_interval_seconds",
 		"retention.resolved_incidents_days", "retention.event_history_days", "retention.postmortems_days",
 		// ours:
+		"retention.schedule",
 		"mttr_target_minutes", "reminder_interval_minutes",
 		"escalation.ack_targets_minutes.critical", "escalation.ack_targets_minutes.high",
 		"escalation.ack_targets_minutes.medium", "escalation.ack_targets_minutes.low",
@@ -147,7 +148,7 @@ func TestLoadEmptyFile(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	keys := Default().Keys()
-	require.Len(t, keys, 68) // 57 + 1 of issue 11 + 10 of issue 12
+	require.Len(t, keys, 81) // main's 71 + 10 of issue 12
 	require.Equal(t, "incident_response.enabled", keys[0])
 	require.Equal(t, "temporal.embedded.ui_port", keys[len(keys)-1])
 	for _, k := range []string{
@@ -274,4 +275,24 @@ func docDefault(v any) string {
 		return "[" + strings.Join(v, ", ") + "]"
 	}
 	return fmt.Sprint(v)
+}
+
+// TestNotificationNotices: an enabled channel that sends nothing is reported; PagerDuty
+// with api_key alone says that paging needs service_key.
+func TestNotificationNotices(t *testing.T) {
+	cfg := Default()
+	n := &cfg.IncidentResponse.Notifications
+	n.Slack.WebhookURL = "https://hooks.slack.test/x"
+	n.PagerDuty.APIKey = "u+rest-token"
+	require.Equal(t, []string{"notifications.pagerduty: api_key is set but paging needs service_key, the Events API v2 integration key " +
+		"of a PagerDuty service (PAGERDUTY_SERVICE_KEY); api_key (a REST API token) cannot page: nothing is paged until service_key is set"},
+		n.Notices())
+	n.PagerDuty.APIKey = ""
+	require.Contains(t, n.Notices()[0], "notifications.pagerduty: enabled without service_key")
+	n.PagerDuty.ServiceKey = "0123456789abcdef0123456789abcdef"
+	require.Empty(t, n.Notices())
+	n.PagerDuty.Enabled, n.PagerDuty.ServiceKey = false, ""
+	require.Empty(t, n.Notices(), "a disabled channel is not a problem")
+	n.Webhook.Enabled = true
+	require.Equal(t, []string{"notifications.webhook: enabled without url: nothing is sent until it is set"}, n.Notices())
 }

@@ -65,11 +65,15 @@ func (c *Config) Validate() error {
 	v.positive("incident_response.retention.resolved_incidents_days", ir.Retention.ResolvedIncidentsDays)
 	v.positive("incident_response.retention.event_history_days", ir.Retention.EventHistoryDays)
 	v.positive("incident_response.retention.postmortems_days", ir.Retention.PostmortemsDays)
+	if _, _, err := ir.Retention.ScheduleSpec(); err != nil {
+		v.add("incident_response.retention.schedule", "%v", err)
+	}
 
 	if c.DataDir == "" {
 		v.add("data_dir", "is required")
 	}
 	v.hostPort("api.listen", c.API.Listen, 0)
+	c.validateAccess(v)
 	if c.Database.URL == "" {
 		v.add("database.url", "is required (e.g. sqlite:///incidents.db)")
 	} else if _, _, _, err := parseDatabaseURL(c.DatabaseURL()); err != nil {

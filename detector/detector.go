@@ -55,6 +55,9 @@ type Options struct {
 	// Retention is how long an event can matter; default 1h. A rule's effective window is
 	// the shorter of its window and the retention.
 	Retention time.Duration
+	// CheckInterval is the re-evaluation period of a rule whose check_interval_seconds is
+	// 0 (detection.check_interval_seconds); default DefaultTickInterval.
+	CheckInterval time.Duration
 }
 
 // ActionKind says what the manager must do with an Action.
@@ -117,6 +120,7 @@ type Detector struct {
 	mu        sync.Mutex
 	maxEvents int
 	retention int64 // ns
+	every     int64 // ns: re-evaluation period of rules that set none
 
 	all     []schemas.Rule    // every rule as given (deep copies), enabled or not
 	rules   []*compiledRule   // enabled rules, in the order given
@@ -165,9 +169,16 @@ func New(rules []schemas.Rule, opts Options) (*Detector, error) {
 	if opts.Retention == 0 {
 		opts.Retention = DefaultRetention
 	}
+	if opts.CheckInterval < 0 {
+		return nil, fmt.Errorf("detector: check_interval: must not be negative, got %s", opts.CheckInterval)
+	}
+	if opts.CheckInterval == 0 {
+		opts.CheckInterval = DefaultTickInterval
+	}
 	d := &Detector{
 		maxEvents: opts.MaxEvents,
 		retention: int64(opts.Retention),
+		every:     int64(opts.CheckInterval),
 		open:      make(map[string]struct{}),
 		pool:      newPool(opts.MaxEvents),
 	}
@@ -206,6 +217,16 @@ func (d *Detector) SetRules(rules []schemas.Rule) error {
 		r := all[i].Clone()
 		cr := compile(&r, d.retention)
 		cr.index = len(compiled)
+		cr.every = d.every
+		if r.CheckIntervalSeconds > 0 {
+			cr.every = int64(time.Duration(r.CheckIntervalSeconds) * time.Second)
+		}
+		if prev, ok := old[r.ID]; ok {
+			cr.checks = prev.checks
+			if prev.every == cr.every {
+				cr.due = prev.due // an unchanged period keeps its schedule
+			}
+		}
 		if prev, ok := old[r.ID]; ok && sameSelection(prev.rule, &r) {
 			cr.groups = prev.groups
 			delete(old, r.ID)
@@ -368,22 +389,49 @@ func (d *Detector) Stats() Stats {
 	return s
 }
 
-// TickInterval is the shortest check_interval_seconds among the enabled rules: the period
-// at which the manager should call Tick. It is DefaultTickInterval when no enabled rule
-// sets one.
+// TickInterval is the shortest re-evaluation period among the enabled rules (each rule's
+// check_interval_seconds, or Options.CheckInterval for a rule that sets none); the
+// Options.CheckInterval without enabled rules.
 func (d *Detector) TickInterval() time.Duration {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var every time.Duration
+	every := int64(0)
 	for _, cr := range d.rules {
-		if s := time.Duration(cr.rule.CheckIntervalSeconds) * time.Second; s > 0 && (every == 0 || s < every) {
-			every = s
+		if every == 0 || cr.every < every {
+			every = cr.every
 		}
 	}
 	if every == 0 {
-		return DefaultTickInterval
+		return time.Duration(d.every)
 	}
-	return every
+	return time.Duration(every)
+}
+
+// RuleChecks counts, per enabled rule ID, the re-evaluations (Tick, TickDue) it had.
+func (d *Detector) RuleChecks() map[string]uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]uint64, len(d.rules))
+	for _, cr := range d.rules {
+		out[cr.rule.ID] = cr.checks
+	}
+	return out
+}
+
+// NextCheck is how long after now the next rule is due for its re-evaluation (TickDue):
+// 0 when one is due already, Options.CheckInterval without enabled rules.
+func (d *Detector) NextCheck(now time.Time) time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.rules) == 0 {
+		return time.Duration(d.every)
+	}
+	clock := max(d.clock, now.UnixNano())
+	next := d.rules[0].due - clock
+	for _, cr := range d.rules[1:] {
+		next = min(next, cr.due-clock)
+	}
+	return time.Duration(max(next, 0))
 }
 
 // Recount counts ev again for one rule only, as if its fingerprint had not been open: the

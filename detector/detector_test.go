@@ -309,4 +309,32 @@ func TestTickInterval(t *testing.T) {
 	require.Equal(t, 30*time.Second, d.TickInterval())
 	d = newDetector(t, customRule(nil), Options{})
 	require.Equal(t, DefaultTickInterval, d.TickInterval())
+	d = newDetector(t, customRule(nil), Options{CheckInterval: 5 * time.Second})
+	require.Equal(t, 5*time.Second, d.TickInterval(), "a rule without check_interval_seconds takes Options.CheckInterval")
+}
+
+// TestTickDueReEvaluatesEachRuleAtItsOwnPeriod: TickDue re-evaluates only the rules whose
+// check_interval_seconds has passed; a rule's window expires on its own schedule.
+func TestTickDueReEvaluatesEachRuleAtItsOwnPeriod(t *testing.T) {
+	rules := customRule(func(r *schemas.Rule) { r.CheckIntervalSeconds = 10 })
+	slow := rules[0].Clone()
+	slow.ID, slow.CheckIntervalSeconds = "slow_rule", 30
+	rules = append(rules, slow)
+	d := newDetector(t, rules, Options{})
+	now := time.Unix(1_000_000, 0)
+	d.Tick(now, nil) // both checked, both due again later
+	require.Equal(t, map[string]uint64{rules[0].ID: 1, "slow_rule": 1}, d.RuleChecks())
+	require.Equal(t, 10*time.Second, d.NextCheck(now))
+	for i := 1; i <= 3; i++ {
+		d.TickDue(now.Add(time.Duration(i)*10*time.Second), nil)
+	}
+	require.Equal(t, map[string]uint64{rules[0].ID: 4, "slow_rule": 2}, d.RuleChecks())
+
+	// A changed period applies from the change; an unchanged one keeps its schedule.
+	slow.CheckIntervalSeconds = 5
+	require.NoError(t, d.SetRules([]schemas.Rule{rules[0], slow}))
+	require.Equal(t, time.Duration(0), d.NextCheck(now.Add(30*time.Second)), "slow_rule is due at once with its new period")
+	d.TickDue(now.Add(31*time.Second), nil)
+	require.Equal(t, map[string]uint64{rules[0].ID: 4, "slow_rule": 3}, d.RuleChecks())
+	require.Equal(t, 5*time.Second, d.NextCheck(now.Add(31*time.Second)))
 }

@@ -15,6 +15,9 @@ type compiledRule struct {
 	matchers []compiledMatcher
 	claims   []int // indices of the enabled rules this one claims
 	groups   map[string]*window
+	// every is the rule's re-evaluation period (ns); due is when it is next due (clock ns).
+	every, due int64
+	checks     uint64 // re-evaluations so far
 }
 
 // cand says that events of some type may match rule: always (m == nil) or when m holds.

@@ -186,11 +186,29 @@ func attachAction(cr *compiledRule, w *window, ev *schemas.Event) Action {
 // ignores events older than now minus the retention. The order of the appended actions is
 // unspecified. now never moves the detector's clock backwards.
 func (d *Detector) Tick(now time.Time, out []Action) []Action {
+	return d.tick(now, true, out)
+}
+
+// TickDue is Tick for the rules whose re-evaluation period (their check_interval_seconds)
+// has passed since they were last re-evaluated; the others wait for their turn. The
+// manager calls it when NextCheck says a rule is due. Detection itself happens on
+// arrival (Observe); the re-evaluation expires old window entries and opens incidents
+// for windows a rule change brought to the threshold.
+func (d *Detector) TickDue(now time.Time, out []Action) []Action {
+	return d.tick(now, false, out)
+}
+
+func (d *Detector) tick(now time.Time, all bool, out []Action) []Action {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.clock = max(d.clock, now.UnixNano())
 	idleCut := d.clock - d.retention
 	for _, cr := range d.rules {
+		if !all && cr.due > d.clock {
+			continue
+		}
+		cr.due = d.clock + cr.every
+		cr.checks++
 		cut := d.clock - cr.window
 		for key, w := range cr.groups {
 			d.expire(w, cut)

@@ -114,6 +114,8 @@ func (s *scenarioEnv) finished(t *testing.T, inc *schemas.Incident) schemas.Inci
 func baseSettings() schemas.IncidentSettings {
 	return schemas.IncidentSettings{
 		AutoRemediation: true, ApprovalTimeout: time.Hour, MTTRTarget: time.Hour,
+		// As the default config: no unsafe action (restart_service) runs unattended.
+		SafeActionsOnly: true, RequireApprovalFor: []string{"restart_service"},
 		ActionCatalog: []schemas.ActionSpec{{ID: "clear_cache", Safe: true}, {ID: "scale_up", Safe: true}, {ID: "restart_service"}},
 		AckTargets:    map[schemas.Severity]time.Duration{schemas.SeverityHigh: time.Hour},
 	}

@@ -243,7 +243,9 @@ func (l *detectLoop) run(ctx context.Context) error {
 			}
 			tick.Reset(l.m.checkInterval(l.det))
 		case <-tick.C:
-			if acts := l.det.Tick(l.m.now(), nil); len(acts) > 0 {
+			acts := l.det.TickDue(l.m.now(), nil)
+			tick.Reset(l.m.checkInterval(l.det))
+			if len(acts) > 0 {
 				err := l.record(ctx, l.cursor, acts, nil)
 				switch {
 				case errors.Is(err, store.ErrFenced):

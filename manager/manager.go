@@ -163,7 +163,8 @@ func New(opts Options) (*Manager, error) {
 }
 
 func (m *Manager) newDetector(rules []schemas.Rule) (*detector.Detector, error) {
-	return detector.New(rules, detector.Options{MaxEvents: m.opts.MaxEvents, Retention: m.opts.Retention})
+	return detector.New(rules, detector.Options{MaxEvents: m.opts.MaxEvents, Retention: m.opts.Retention,
+		CheckInterval: m.baseInterval})
 }
 
 // Ops returns the responder operations (acknowledge, assign, resolve, close).

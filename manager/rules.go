@@ -186,11 +186,13 @@ func (m *Manager) loadRules(ctx context.Context) error {
 	return nil
 }
 
-// checkInterval is the period of the detector's re-evaluation: detection.check_interval_seconds,
-// or the shortest check_interval_seconds of the enabled rules when that is shorter.
+// minCheckWait bounds how soon the detect loop wakes for the next re-evaluation.
+const minCheckWait = 10 * time.Millisecond
+
+// checkInterval is how long the detect loop waits for its next background re-evaluation:
+// until the next rule is due. Each rule is re-evaluated every its own
+// check_interval_seconds (detection.check_interval_seconds for a rule that sets none), so
+// `rules update ID --check-interval N` changes that rule's period only.
 func (m *Manager) checkInterval(det *detector.Detector) time.Duration {
-	if ti := det.TickInterval(); ti > 0 && ti < m.baseInterval {
-		return ti
-	}
-	return m.baseInterval
+	return max(det.NextCheck(m.now()), minCheckWait)
 }

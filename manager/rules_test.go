@@ -61,25 +61,37 @@ func TestUpdateRuleTakesEffectWithoutRestart(t *testing.T) {
 	require.Equal(t, 15, st.RulesEnabled)
 }
 
-func TestUpdateRuleCheckIntervalReachesTheDetector(t *testing.T) {
+// TestUpdateRuleCheckIntervalChangesThatRuleOnly: `rules update ID --check-interval N`
+// changes the background re-evaluation period of that rule, not of the others, and the
+// detect loop wakes for the next due rule.
+func TestUpdateRuleCheckIntervalChangesThatRuleOnly(t *testing.T) {
 	ctx := context.Background()
 	tm := newTestManager(t, nil)
-	interval := func() time.Duration {
-		require.NoError(t, tm.Settle(ctx))
-		return tm.checkInterval(tm.loop.det)
-	}
-	require.Equal(t, 30*time.Second, interval(), "the shortest rule check interval")
-	for _, r := range tm.Rules() {
-		if r.CheckIntervalSeconds < 120 {
-			_, err := tm.UpdateRule(ctx, r.ID, RulePatch{CheckIntervalSeconds: ptr(120)}, "bob")
-			require.NoError(t, err)
-		}
-	}
-	require.Equal(t, time.Minute, interval(), "detection.check_interval_seconds bounds it")
+	require.NoError(t, tm.Settle(ctx))
+	require.Equal(t, 30*time.Second, tm.loop.det.TickInterval(), "the shortest rule check interval")
+
 	_, err := tm.UpdateRule(ctx, "deadlock", RulePatch{CheckIntervalSeconds: ptr(10)}, "bob")
 	require.NoError(t, err)
 	require.Len(t, tm.loop.rules, 1, "the detect loop is handed the changed rules")
-	require.Equal(t, 10*time.Second, interval())
+	require.NoError(t, tm.Settle(ctx)) // applies them and re-evaluates every rule once
+	det := tm.loop.det
+	require.Equal(t, 10*time.Second, tm.checkInterval(det), "the loop wakes when deadlock is due")
+
+	counts := func() map[string]uint64 { return det.RuleChecks() }
+	before := counts()
+	for i := 1; i <= 6; i++ { // one minute in steps of 10 s
+		tm.now = tm.now.Add(10 * time.Second)
+		det.TickDue(tm.now, nil)
+	}
+	after := counts()
+	require.Equal(t, uint64(6), after["deadlock"]-before["deadlock"], "deadlock every 10 s")
+	for _, r := range tm.Rules() {
+		if r.ID == "deadlock" || !r.Enabled {
+			continue
+		}
+		want := uint64(60 / r.CheckIntervalSeconds)
+		require.Equal(t, want, after[r.ID]-before[r.ID], "%s keeps its own %ds", r.ID, r.CheckIntervalSeconds)
+	}
 }
 
 func TestRuleChangeErrors(t *testing.T) {

@@ -99,14 +99,15 @@ type Message struct {
 	Source string `json:"source,omitempty"`
 	// Text is the body: what happened and what to do, in plain text.
 	Text string `json:"text,omitempty"`
+	// Action is the remediation action an approval request or expiry is about, if any.
+	// It is part of the throttle's key, and interactive channels (Slack Web API) offer
+	// Approve and Reject for it.
+	Action string `json:"action,omitempty"`
 	// Actor is who caused this message (the acknowledger, the resolver...), if anyone.
 	Actor  string    `json:"actor,omitempty"`
 	At     time.Time `json:"at"`
 	Links  Links     `json:"links"`
 	Fields []Field   `json:"fields,omitempty"`
-	// Action is the remediation action an approval_requested message asks about, so
-	// interactive channels (Slack Web API) can offer Approve and Reject for it.
-	Action string `json:"action,omitempty"`
 	// Recipients are the people this message pages (an escalation to people): Slack
 	// mentions them, email goes to their addresses too, a webhook receives their contacts.
 	Recipients []schemas.Contact `json:"recipients,omitempty"`

@@ -72,6 +72,8 @@ type Request struct {
 	Channels []string
 	// Targets are the people an escalation notifies ("Escalated to").
 	Targets []string
+	// Action is the action an approval request or expiry is about (Message.Action).
+	Action string
 	// People are paged on their own channels (see Message.Recipients): the channels that
 	// reach them (slack for a Slack user, email for an address) are added to the route.
 	People []schemas.Contact
@@ -139,7 +141,7 @@ func (s *Service) Message(r Request) Message {
 	m := Message{
 		IncidentID: inc.IncidentID, Kind: r.Kind, Title: inc.Title, Type: inc.IncidentType,
 		Severity: inc.Severity, Status: inc.Status, Source: inc.Source, Text: r.Text, At: r.At,
-		Links: Links{Dashboard: s.links.DashboardURL + s.links.IncidentPath + inc.IncidentID},
+		Action: r.Action, Links: Links{Dashboard: s.links.DashboardURL + s.links.IncidentPath + inc.IncidentID},
 	}
 	if m.At.IsZero() {
 		m.At = s.now().UTC()
@@ -153,7 +155,7 @@ func (s *Service) Message(r Request) Message {
 	if inc.AssignedTo != "" {
 		m.Fields = append(m.Fields, Field{Name: "Assigned to", Value: inc.AssignedTo})
 	}
-	if r.Kind == KindApprovalRequested {
+	if r.Kind == KindApprovalRequested && m.Action == "" {
 		m.Action = ApprovalAction(r.Text)
 	}
 	m.Recipients = r.People

@@ -24,8 +24,8 @@ const DefaultInFlight = time.Minute
 
 // ThrottleConfig configures a Throttle.
 type ThrottleConfig struct {
-	// Interval is the window in which at most one message per (incident, channel, kind)
-	// goes out; 0 turns this deduplication off. Test messages are never deduplicated.
+	// Interval is the window in which at most one message per (incident, channel, kind,
+	// action) goes out; 0 turns this deduplication off. Test messages are never deduplicated.
 	Interval time.Duration
 	// RateLimits maps a channel name to its rate limit; unlisted channels are unlimited.
 	RateLimits map[string]RateLimit
@@ -147,7 +147,7 @@ func (t *Throttle) admit(ctx context.Context, channel string, m Message) (releas
 	t.sweep(ctx, now)
 
 	a := Admission{
-		Key: ThrottleKey{IncidentID: m.IncidentID, Channel: channel, Kind: m.Kind},
+		Key: ThrottleKey{IncidentID: m.IncidentID, Channel: channel, Kind: m.Kind, Action: m.Action},
 		At:  now,
 		// A page (a message with recipients) is never deduplicated: each level and
 		// person paged must get through; rate limits still apply.

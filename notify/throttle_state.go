@@ -30,11 +30,23 @@ type ThrottleState interface {
 	Sweep(ctx context.Context, sentBefore, reservedBefore time.Time) error
 }
 
-// ThrottleKey names the messages deduplicated together: one incident, channel and kind.
+// ThrottleKey names the messages deduplicated together: one incident, channel, kind and
+// action (of an approval request or expiry: two requests raised in the same instant for
+// different actions are two messages, not duplicates).
 type ThrottleKey struct {
 	IncidentID string
 	Channel    string
 	Kind       Kind
+	Action     string
+}
+
+// StoredKind is the kind with the action, as one string ("approval_requested/rollback"),
+// for a state that keeps (incident, channel, kind) rows.
+func (k ThrottleKey) StoredKind() string {
+	if k.Action == "" {
+		return string(k.Kind)
+	}
+	return string(k.Kind) + "/" + k.Action
 }
 
 // Admission asks a ThrottleState to let one send through Key.Channel go at At.

@@ -272,3 +272,23 @@ func TestNewThrottleErrors(t *testing.T) {
 	require.EqualError(t, err, "throttle interval: must not be negative, got -1s\n"+
 		`channel "slack" rate limit: per minute and burst must not be negative, got -1 and 0`)
 }
+
+// TestThrottleKeepsApprovalRequestsOfTwoActions: service_down asks for restart_service and
+// rollback in the same instant; both requests go out, a repeat of one is a duplicate.
+func TestThrottleKeepsApprovalRequestsOfTwoActions(t *testing.T) {
+	ctx := context.Background()
+	th := newTestThrottle(t, newFakeClock(), ThrottleConfig{Interval: 5 * time.Minute})
+	slack := &recorder{name: ChannelSlack}
+	n := th.Wrap(slack)
+	restart := validMessage()
+	restart.Kind, restart.Action = KindApprovalRequested, "restart_service"
+	rollback := restart
+	rollback.Action = "rollback"
+
+	require.NoError(t, n.Notify(ctx, restart))
+	require.NoError(t, n.Notify(ctx, rollback), "another action's request is not a duplicate")
+	require.ErrorIs(t, n.Notify(ctx, rollback), ErrSuppressed)
+	require.Equal(t, 2, slack.count())
+	require.Equal(t, "approval_requested/rollback", ThrottleKey{Kind: KindApprovalRequested, Action: "rollback"}.StoredKind())
+	require.Equal(t, "opened", ThrottleKey{Kind: KindOpened}.StoredKind())
+}

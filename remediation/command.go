@@ -26,10 +26,15 @@ var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // CommandExecutor runs a program directly (exec, argv; never a shell). Each argv element
 // is a text/template over Input and becomes exactly one argument, whatever characters the
-// incident's fields hold. The incident's fields are also passed as MAHAVISHNU_*
+// incident's fields hold. An element that an event value makes start with '-' (a
+// component named "--all") is refused, so that no event value becomes an option; after a
+// literal "--" element such values are operands and pass. The incident's fields are also passed as MAHAVISHNU_*
 // environment variables.
 type CommandExecutor struct {
-	argv     []*template.Template
+	argv []*template.Template
+	// operands is the index of the first element after a literal "--" (len(argv) without
+	// one): from there on, arguments are operands whatever they start with.
+	operands int
 	env      map[string]Secret
 	inherit  []string
 	dir      string
@@ -72,6 +77,10 @@ func NewCommandExecutor(cfg CommandConfig, timeout time.Duration) (*CommandExecu
 		}
 		c.argv = append(c.argv, t)
 	}
+	c.operands = len(cfg.Argv)
+	if i := slices.Index(cfg.Argv, "--"); i > 0 {
+		c.operands = i + 1
+	}
 	for _, name := range sortedKeys(cfg.Env) {
 		switch {
 		case !envNamePattern.MatchString(name):
@@ -108,7 +117,30 @@ func (c *CommandExecutor) Argv(in Input) ([]string, error) {
 	if strings.TrimSpace(argv[0]) == "" {
 		return nil, errors.New("argv[0]: rendered an empty program")
 	}
+	if err := c.noOptionFromEvents(argv, in); err != nil {
+		return nil, err
+	}
 	return argv, nil
+}
+
+// noOptionFromEvents refuses an argument before a literal "--" that starts with '-'
+// because of an incident's value (a component named "--all"): no event value may become
+// an option of the program. An argument whose leading '-' is the configuration's own
+// ("--replicas={{...}}", "-n", a conditional "--force") passes: rendered with every value
+// stripped of its leading dashes it still starts with '-'.
+func (c *CommandExecutor) noOptionFromEvents(argv []string, in Input) error {
+	for i := 1; i < c.operands && i < len(argv); i++ {
+		if !strings.HasPrefix(argv[i], "-") {
+			continue
+		}
+		plain, err := render(c.argv[i], in.mapStrings(func(s string) string { return strings.TrimLeft(s, "-") }))
+		if err == nil && strings.HasPrefix(plain, "-") {
+			continue
+		}
+		return fmt.Errorf("argv[%d]: the incident's values render %q, which starts with '-' and would be taken as an option: "+
+			"refused (put a literal \"--\" before it in argv if the program should take it as an operand)", i, argv[i])
+	}
+	return nil
 }
 
 // noNUL replaces NUL bytes, which no argument or environment value can carry.

@@ -73,6 +73,12 @@ func TestCommandInjectionStaysInert(t *testing.T) {
 			in := sampleInput()
 			in.Source, in.Component = payload, payload
 			res, err := ex.Execute(context.Background(), in)
+			if strings.HasPrefix(payload, "-") {
+				// It would be an option of the program: refused, nothing runs.
+				require.ErrorContains(t, err, "would be taken as an option")
+				require.Empty(t, res.Output)
+				return
+			}
 			require.NoError(t, err, res.Stderr)
 			require.Equal(t, StatusSucceeded, res.Status)
 			var rep helperReport
@@ -273,6 +279,52 @@ func TestNewCommandExecutorErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := NewCommandExecutor(tt.cfg, time.Minute)
 			require.EqualError(t, err, tt.want)
+		})
+	}
+}
+
+// TestCommandEventValueNeverBecomesAnOption: a component or source starting with '-' is
+// refused where it would be an option, and passes after a literal "--", per action;
+// the configuration's own options still pass.
+func TestCommandEventValueNeverBecomesAnOption(t *testing.T) {
+	hostile := sampleInput()
+	hostile.Component, hostile.Source = "--all", "-rf"
+	tests := []struct {
+		name    string
+		argv    []string
+		in      Input
+		want    []string
+		refused string
+	}{
+		{"component as operand before --", []string{"systemctl", "restart", "{{.Component}}"}, hostile, nil,
+			`argv[2]: the incident's values render "--all", which starts with '-' and would be taken as an option`},
+		{"source", []string{"redis-cli", "-h", "{{.Source}}", "FLUSHDB"}, hostile, nil, `argv[2]: the incident's values render "-rf"`},
+		{"value glued to a field", []string{"x", "{{.Source}}{{.Component}}"}, hostile, nil, `argv[1]`},
+		{"after --", []string{"systemctl", "restart", "--", "{{.Component}}"}, hostile, []string{"systemctl", "restart", "--", "--all"}, ""},
+		{"inside the configuration's option", []string{"kubectl", "--namespace={{.Component}}", "get", "pods"}, hostile,
+			[]string{"kubectl", "--namespace=--all", "get", "pods"}, ""},
+		{"inside a path", []string{"kubectl", "rollout", "restart", "deployment/{{.Component}}"}, hostile,
+			[]string{"kubectl", "rollout", "restart", "deployment/--all"}, ""},
+		{"the configuration's conditional option", []string{"x", `{{if eq .Severity "high"}}--force{{end}}`}, hostile, []string{"x", "--force"}, ""},
+		{"plain values pass", []string{"systemctl", "restart", "{{.Component}}"}, sampleInput(), []string{"systemctl", "restart", "api-gw"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ex, err := NewCommandExecutor(CommandConfig{Argv: tt.argv}, time.Minute)
+			require.NoError(t, err)
+			got, err := ex.Argv(tt.in)
+			if tt.refused != "" {
+				require.ErrorContains(t, err, tt.refused)
+				res, err := ex.Execute(context.Background(), tt.in)
+				require.ErrorIs(t, err, ErrFailed)
+				require.Equal(t, StatusFailed, res.Status, "nothing runs")
+				dry, err := ex.DryRun(tt.in)
+				require.Error(t, err)
+				require.Equal(t, StatusFailed, dry.Status)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
 		})
 	}
 }

@@ -42,6 +42,19 @@ type ZombieReaper struct {
 	Self *Credentials
 	// Signal sends SIGCHLD to pid; nil means the real kill(2).
 	Signal func(pid int) error
+	// Host names the machine in the results; empty means os.Hostname(). The reaper acts
+	// on the host of the worker that runs the action, whatever host the incident is about.
+	Host string
+}
+
+func (z *ZombieReaper) host() string {
+	if z.Host != "" {
+		return z.Host
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "this host"
 }
 
 // ZombieScan is what a scan found: the zombies, the parents that will be (or were)
@@ -186,15 +199,15 @@ func readUIDs(path string) ([4]int, error) {
 	return uids, fmt.Errorf("%s: no Uid line", path)
 }
 
-func (s ZombieScan) describe() string {
+func (s ZombieScan) describe(host string) string {
 	if len(s.Zombies) == 0 {
-		return "no zombie processes found"
+		return "no zombie processes on " + host
 	}
 	zs := make([]string, len(s.Zombies))
 	for i, z := range s.Zombies {
 		zs[i] = fmt.Sprintf("%d (%s, parent %d)", z.PID, z.Comm, z.PPID)
 	}
-	msg := fmt.Sprintf("%d zombie processes: %s", len(s.Zombies), strings.Join(zs, ", "))
+	msg := fmt.Sprintf("%d zombie processes on %s: %s", len(s.Zombies), host, strings.Join(zs, ", "))
 	for _, ppid := range sortedKeys(s.Skipped) {
 		msg += fmt.Sprintf("; parent %d skipped: %s", ppid, s.Skipped[ppid])
 	}
@@ -207,8 +220,12 @@ func (z *ZombieReaper) DryRun(Input) (Result, error) {
 	if err != nil {
 		return Result{Status: StatusFailed, ExitCode: -1, Details: err.Error()}, fmt.Errorf("%w: %w", ErrFailed, err)
 	}
-	return Result{Status: StatusDryRun, ExitCode: -1, Output: scan.describe(),
-		Details: fmt.Sprintf("would send SIGCHLD to parents %v of %d zombie processes", scan.Parents, len(scan.Zombies))}, nil
+	if len(scan.Zombies) == 0 {
+		return Result{Status: StatusDryRun, ExitCode: -1, Output: scan.describe(z.host()),
+			Details: "no zombie processes on " + z.host() + ": nothing would be signalled"}, nil
+	}
+	return Result{Status: StatusDryRun, ExitCode: -1, Output: scan.describe(z.host()),
+		Details: fmt.Sprintf("would send SIGCHLD to parents %v of %d zombie processes on %s", scan.Parents, len(scan.Zombies), z.host())}, nil
 }
 
 // Execute sends SIGCHLD to every parent it may signal. It fails when a signal fails, or
@@ -239,8 +256,11 @@ func (z *ZombieReaper) Execute(ctx context.Context, _ Input) (Result, error) {
 		}
 		signalled = append(signalled, ppid)
 	}
-	res := Result{Status: StatusSucceeded, ExitCode: 0, Output: scan.describe(), Duration: time.Since(start),
-		Details: fmt.Sprintf("sent SIGCHLD to parents %v of %d zombie processes", signalled, len(scan.Zombies))}
+	res := Result{Status: StatusSucceeded, ExitCode: 0, Output: scan.describe(z.host()), Duration: time.Since(start),
+		Details: fmt.Sprintf("sent SIGCHLD to parents %v of %d zombie processes on %s", signalled, len(scan.Zombies), z.host())}
+	if len(scan.Zombies) == 0 {
+		res.Details = "no zombie processes on " + z.host() + ": nothing to reap"
+	}
 	if len(scan.Zombies) > 0 && len(scan.Parents) == 0 {
 		errs = append(errs, errors.New("no parent of the zombie processes may be signalled"))
 	}

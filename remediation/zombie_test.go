@@ -83,7 +83,7 @@ func TestZombieReaperFakeProc(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			sig := &signals{}
-			z := &ZombieReaper{ProcRoot: p.root, Self: &tt.self, Signal: sig.send}
+			z := &ZombieReaper{ProcRoot: p.root, Self: &tt.self, Signal: sig.send, Host: "h1"}
 			scan, err := z.Scan()
 			require.NoError(t, err)
 			require.Equal(t, []Zombie{
@@ -99,7 +99,7 @@ func TestZombieReaperFakeProc(t *testing.T) {
 			dry, err := z.DryRun(sampleInput())
 			require.NoError(t, err)
 			require.Equal(t, StatusDryRun, dry.Status)
-			require.Contains(t, dry.Output, "5 zombie processes: 101 (worker, parent 100)")
+			require.Contains(t, dry.Output, "5 zombie processes on h1: 101 (worker, parent 100)")
 			require.Contains(t, dry.Output, "parent 1 skipped: init or no parent: never signalled")
 			require.Empty(t, sig.sent, "a dry run signals nobody")
 
@@ -113,7 +113,7 @@ func TestZombieReaperFakeProc(t *testing.T) {
 			}
 			require.NoError(t, err)
 			require.Equal(t, StatusSucceeded, res.Status)
-			require.Equal(t, fmt.Sprintf("sent SIGCHLD to parents %v of 5 zombie processes", tt.parents), res.Details)
+			require.Equal(t, fmt.Sprintf("sent SIGCHLD to parents %v of 5 zombie processes on h1", tt.parents), res.Details)
 		})
 	}
 }
@@ -135,11 +135,21 @@ func TestZombieReaperNoZombies(t *testing.T) {
 	p.proc(1, "init", 'S', 0, 0)
 	p.proc(10, "bash", 'S', 1, 0)
 	sig := &signals{}
-	res, err := (&ZombieReaper{ProcRoot: p.root, Signal: sig.send}).Execute(context.Background(), sampleInput())
+	z := &ZombieReaper{ProcRoot: p.root, Signal: sig.send, Host: "worker-7"}
+	res, err := z.Execute(context.Background(), sampleInput())
 	require.NoError(t, err)
 	require.Equal(t, StatusSucceeded, res.Status)
-	require.Equal(t, "no zombie processes found", res.Output)
+	require.Equal(t, "no zombie processes on worker-7", res.Output)
+	require.Equal(t, "no zombie processes on worker-7: nothing to reap", res.Details)
 	require.Empty(t, sig.sent)
+	dry, err := z.DryRun(sampleInput())
+	require.NoError(t, err)
+	require.Equal(t, "no zombie processes on worker-7: nothing would be signalled", dry.Details)
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	res, err = (&ZombieReaper{ProcRoot: p.root, Signal: sig.send}).Execute(context.Background(), sampleInput())
+	require.NoError(t, err)
+	require.Equal(t, "no zombie processes on "+host, res.Output, "the worker's own host by default")
 }
 
 func TestZombieReaperSignalFailure(t *testing.T) {

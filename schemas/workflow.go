@@ -114,8 +114,11 @@ type IncidentSettings struct {
 	// StabilizationWindow is how long no matching event must arrive before an
 	// auto-resolving incident resolves itself.
 	StabilizationWindow time.Duration `json:"stabilization_window,omitempty"`
-	// SafeActionsOnly forbids unattended unsafe actions.
+	// SafeActionsOnly: no unsafe action runs without a named approver (with false only
+	// the ones in RequireApprovalFor need one). Decided by remediation.Decide.
 	SafeActionsOnly bool `json:"safe_actions_only,omitempty"`
+	// RequireApprovalFor lists the actions that always need a named approver.
+	RequireApprovalFor []string `json:"require_approval_for,omitempty"`
 	// ApprovalTimeout is how long an approval request stays pending before it expires.
 	ApprovalTimeout time.Duration `json:"approval_timeout,omitempty"`
 	// ActionCatalog says, for each remediation action the incident may use, whether it
@@ -136,8 +139,11 @@ type IncidentSettings struct {
 // ActionSpec is one remediation action as the workflow sees it.
 type ActionSpec struct {
 	ID string `json:"id"`
-	// Safe actions may run unattended; the others need a named approver.
+	// Safe is the action's safe flag, false when it is listed in require_approval_for
+	// (so that incidents started before RequireApprovalFor was carried decide alike).
 	Safe bool `json:"safe"`
+	// Risk is low, medium or high (for the reasons Decide gives).
+	Risk string `json:"risk,omitempty"`
 }
 
 // EscalationLevel is one step of the escalation policy.

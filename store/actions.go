@@ -81,11 +81,11 @@ func (s *Store) FinishAction(ctx context.Context, incidentID string, rec schemas
 	return nil
 }
 
-// ListActions returns the action runs of one incident (all incidents when empty),
-// oldest first, at most limit (default 100).
+// ListActions returns the latest action runs of one incident (all incidents when empty),
+// at most limit (default 100), oldest first.
 func (s *Store) ListActions(ctx context.Context, incidentID string, since time.Time, limit int) ([]schemas.ActionRecord, []string, error) {
 	var rows []actionModel
-	q := s.DB.NewSelect().Model(&rows).OrderExpr("a.at ASC, a.key ASC").Limit(clampLimit(limit))
+	q := s.DB.NewSelect().Model(&rows).OrderExpr("a.at DESC, a.key DESC").Limit(clampLimit(limit))
 	if incidentID != "" {
 		q = q.Where("a.incident_id = ?", incidentID)
 	}
@@ -98,7 +98,8 @@ func (s *Store) ListActions(ctx context.Context, incidentID string, since time.T
 	recs := make([]schemas.ActionRecord, len(rows))
 	ids := make([]string, len(rows))
 	for i := range rows {
-		recs[i], ids[i] = rows[i].record(), rows[i].IncidentID
+		j := len(rows) - 1 - i
+		recs[j], ids[j] = rows[i].record(), rows[i].IncidentID
 	}
 	return recs, ids, nil
 }

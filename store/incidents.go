@@ -282,29 +282,9 @@ type IncidentFilter struct {
 // ListIncidents returns the matching incidents, most recently detected first.
 func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]schemas.Incident, error) {
 	var rows []incidentModel
-	q := s.DB.NewSelect().Model(&rows)
-	switch f.Status {
-	case "":
-	case schemas.StatusActive:
-		q = q.Where("i.status NOT IN (?)", bun.In([]string{string(schemas.StatusResolved), string(schemas.StatusClosed)}))
-	default:
-		st, err := schemas.ParseStatus(f.Status)
-		if err != nil {
-			return nil, fmt.Errorf("list incidents: status filter: %w (or %q)", err, schemas.StatusActive)
-		}
-		q = q.Where("i.status = ?", string(st))
-	}
-	if f.Severity != "" {
-		if !f.Severity.Valid() {
-			return nil, fmt.Errorf("list incidents: severity filter: invalid value %q: want one of low, medium, high, critical", f.Severity)
-		}
-		q = q.Where("i.severity = ?", string(f.Severity))
-	}
-	if f.Type != "" {
-		q = q.Where("i.incident_type = ?", f.Type)
-	}
-	if !f.Since.IsZero() {
-		q = q.Where("i.detected_at >= ?", newDBTime(f.Since))
+	q, err := f.apply(s.DB.NewSelect().Model(&rows))
+	if err != nil {
+		return nil, err
 	}
 	q = q.OrderExpr("i.detected_at DESC, i.incident_id DESC").Limit(clampLimit(f.Limit))
 	if err := q.Scan(ctx); err != nil {
@@ -315,6 +295,34 @@ func (s *Store) ListIncidents(ctx context.Context, f IncidentFilter) ([]schemas.
 		out[i] = *rows[i].incident()
 	}
 	return out, nil
+}
+
+// apply adds the filter's conditions (not its limit) to q.
+func (f IncidentFilter) apply(q *bun.SelectQuery) (*bun.SelectQuery, error) {
+	switch f.Status {
+	case "":
+	case schemas.StatusActive:
+		q = q.Where("i.status NOT IN (?)", bun.In([]string{string(schemas.StatusResolved), string(schemas.StatusClosed)}))
+	default:
+		st, err := schemas.ParseStatus(f.Status)
+		if err != nil {
+			return nil, fmt.Errorf("incidents: status filter: %w (or %q)", err, schemas.StatusActive)
+		}
+		q = q.Where("i.status = ?", string(st))
+	}
+	if f.Severity != "" {
+		if !f.Severity.Valid() {
+			return nil, fmt.Errorf("incidents: severity filter: invalid value %q: want one of low, medium, high, critical", f.Severity)
+		}
+		q = q.Where("i.severity = ?", string(f.Severity))
+	}
+	if f.Type != "" {
+		q = q.Where("i.incident_type = ?", f.Type)
+	}
+	if !f.Since.IsZero() {
+		q = q.Where("i.detected_at >= ?", newDBTime(f.Since))
+	}
+	return q, nil
 }
 
 // CloseIncident closes a resolved incident and records a timeline entry (kind
@@ -399,6 +407,29 @@ func (s *Store) CountIncidentsByStatus(ctx context.Context) (map[schemas.Status]
 	out := make(map[schemas.Status]int, len(rows))
 	for _, r := range rows {
 		out[schemas.Status(r.Status)] = r.N
+	}
+	return out, nil
+}
+
+// CountActiveByStatusSeverity counts the active (not resolved, not closed) incidents per
+// status and severity, in SQL: every incident counts, however many there are.
+func (s *Store) CountActiveByStatusSeverity(ctx context.Context) (map[[2]string]int, error) {
+	var rows []struct {
+		Status   string `bun:"status"`
+		Severity string `bun:"severity"`
+		N        int    `bun:"n"`
+	}
+	err := s.DB.NewSelect().Model((*incidentModel)(nil)).
+		ColumnExpr("i.status AS status, i.severity AS severity, COUNT(*) AS n").
+		Where("i.status NOT IN (?)", bun.In([]string{string(schemas.StatusResolved), string(schemas.StatusClosed)})).
+		GroupExpr("i.status, i.severity").
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("count active incidents: %w", err)
+	}
+	out := make(map[[2]string]int, len(rows))
+	for _, r := range rows {
+		out[[2]string{r.Status, r.Severity}] = r.N
 	}
 	return out, nil
 }

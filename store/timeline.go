@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/uptrace/bun"
 
@@ -94,6 +95,46 @@ func (s *Store) Timeline(ctx context.Context, incidentID string) ([]schemas.Time
 	out := make([]schemas.TimelineEntry, len(rows))
 	for i := range rows {
 		out[i] = rows[i].entry()
+	}
+	return out, nil
+}
+
+// ActivityFilter selects timeline entries across incidents (`incidents history`).
+type ActivityFilter struct {
+	// IncidentID limits the entries to one incident; empty means every incident.
+	IncidentID string
+	// Since drops entries before it (zero: none dropped).
+	Since time.Time
+	// Kinds keeps only these kinds; empty keeps every kind but ExcludeKinds.
+	Kinds []string
+	// ExcludeKinds drops these kinds.
+	ExcludeKinds []string
+	// Last is how many of the latest entries to return (default 100, at most 10,000).
+	Last int
+}
+
+// Activity returns the latest entries matching f, oldest first (ties in insertion order).
+func (s *Store) Activity(ctx context.Context, f ActivityFilter) ([]schemas.TimelineEntry, error) {
+	var rows []timelineModel
+	q := s.DB.NewSelect().Model(&rows).OrderExpr("t.at DESC, t.id DESC").Limit(clampLimit(f.Last))
+	if f.IncidentID != "" {
+		q = q.Where("t.incident_id = ?", f.IncidentID)
+	}
+	if !f.Since.IsZero() {
+		q = q.Where("t.at >= ?", newDBTime(f.Since))
+	}
+	if len(f.Kinds) > 0 {
+		q = q.Where("t.kind IN (?)", bun.In(f.Kinds))
+	}
+	if len(f.ExcludeKinds) > 0 {
+		q = q.Where("t.kind NOT IN (?)", bun.In(f.ExcludeKinds))
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("activity: %w", err)
+	}
+	out := make([]schemas.TimelineEntry, len(rows))
+	for i := range rows {
+		out[len(rows)-1-i] = rows[i].entry()
 	}
 	return out, nil
 }

@@ -73,3 +73,44 @@ func TestAddTimelineValidation(t *testing.T) {
 		require.Empty(t, got, "a rejected call adds nothing")
 	})
 }
+
+func TestActivityAcrossIncidents(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		e := func(id string, sec int, kind, actor string) schemas.TimelineEntry {
+			return schemas.TimelineEntry{IncidentID: id, At: base.Add(time.Duration(sec) * time.Second), Kind: kind, Actor: actor, Message: kind}
+		}
+		require.NoError(t, s.AddTimeline(ctx,
+			e("inc_1", 0, schemas.TimelineDetected, "mahavishnu"),
+			e("inc_1", 1, schemas.TimelineEventsAdded, "mahavishnu"),
+			e("inc_2", 2, schemas.TimelineAcknowledged, "alice"),
+			e("inc_1", 3, schemas.TimelineApproved, "bob"),
+			e("inc_1", 4, schemas.TimelineAction, "bob"),
+			e("inc_2", 5, schemas.TimelineNotified, "slack"),
+			e("inc_2", 6, schemas.TimelineClosed, "carol"),
+		))
+		kinds := func(entries []schemas.TimelineEntry) []string {
+			var out []string
+			for _, x := range entries {
+				out = append(out, x.IncidentID+"/"+x.Kind)
+			}
+			return out
+		}
+		all, err := s.Activity(ctx, ActivityFilter{ExcludeKinds: []string{schemas.TimelineEventsAdded}})
+		require.NoError(t, err)
+		require.Equal(t, []string{"inc_1/detected", "inc_2/acknowledged", "inc_1/approved", "inc_1/action",
+			"inc_2/notification_sent", "inc_2/closed"}, kinds(all), "oldest first, both incidents")
+
+		last, err := s.Activity(ctx, ActivityFilter{Last: 2})
+		require.NoError(t, err)
+		require.Equal(t, []string{"inc_2/notification_sent", "inc_2/closed"}, kinds(last), "the latest two")
+
+		one, err := s.Activity(ctx, ActivityFilter{IncidentID: "inc_1", Kinds: []string{schemas.TimelineAction}})
+		require.NoError(t, err)
+		require.Equal(t, []string{"inc_1/action"}, kinds(one))
+
+		since, err := s.Activity(ctx, ActivityFilter{Since: base.Add(5 * time.Second)})
+		require.NoError(t, err)
+		require.Equal(t, []string{"inc_2/notification_sent", "inc_2/closed"}, kinds(since))
+	})
+}

@@ -28,5 +28,6 @@ type WorkflowRegistry interface {
 // RegisterWorkflows registers the workflows under their contract names.
 func RegisterWorkflows(r WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.IncidentWorkflow, workflow.RegisterOptions{Name: schemas.IncidentWorkflowType})
+	r.RegisterWorkflowWithOptions(workflows.HousekeepingWorkflow, workflow.RegisterOptions{Name: schemas.HousekeepingWorkflowType})
 	r.RegisterWorkflowWithOptions(workflows.HeartbeatWorkflow, workflow.RegisterOptions{Name: workflows.HeartbeatWorkflowType}) // issue 11
 }

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/mahavishnu/mahavishnu/activities"
+	"github.com/mahavishnu/mahavishnu/remediation"
 	"github.com/mahavishnu/mahavishnu/schemas"
 )
 
@@ -254,6 +255,15 @@ func (w *incident) resolve(ctx workflow.Context, req schemas.Resolve) error {
 }
 
 func (w *incident) validateApprove(req schemas.ApprovalDecision) error {
+	if err := w.validateApprovalPending(req); err != nil {
+		return err
+	}
+	return w.checkApprover(req.Action, req.By)
+}
+
+// validateApprovalPending refuses a decision without a name or on an action that is not
+// pending approval.
+func (w *incident) validateApprovalPending(req schemas.ApprovalDecision) error {
 	switch {
 	case strings.TrimSpace(req.By) == "":
 		return errors.New("approve: the approver's name is required")
@@ -292,7 +302,13 @@ func (w *incident) approve(ctx workflow.Context, req schemas.ApprovalDecision) (
 }
 
 func (w *incident) validateReject(req schemas.ApprovalDecision) error {
-	return w.validateApprove(req)
+	if err := w.validateApprovalPending(req); err != nil {
+		return err
+	}
+	if err := remediation.CheckApprover(req.By); w.i9 && err != nil {
+		return fmt.Errorf("reject: %w", err)
+	}
+	return nil
 }
 
 func (w *incident) rejectUpdate(ctx workflow.Context, req schemas.ApprovalDecision) (schemas.Approval, error) {
@@ -320,6 +336,8 @@ func (w *incident) validateMitigate(req schemas.Mitigate) error {
 	switch {
 	case !w.v2:
 		return errors.New("this incident started before remediation existed; run the action by hand")
+	case w.i9:
+		return w.validateMitigateDecided(req)
 	case strings.TrimSpace(req.Actor) == "":
 		return errors.New("mitigate: who runs the action is required")
 	case !known:
@@ -371,6 +389,10 @@ func (w *incident) fieldsUpdate(ctx workflow.Context, req schemas.Update) (schem
 	if req.Status != "" && req.Status != w.inc.Status {
 		changes = append(changes, fmt.Sprintf("status %s -> %s", w.inc.Status, req.Status))
 		w.setStatus(ctx, req.Status)
+	}
+	if req.Status != "" && w.i9 {
+		// Kept until a later stage takes over (stageStatus).
+		w.manualStatus, w.manualStatusBy = req.Status, strings.TrimSpace(req.By)
 	}
 	if req.Severity != "" && req.Severity != w.inc.Severity {
 		changes = append(changes, fmt.Sprintf("severity %s -> %s", w.inc.Severity, req.Severity))

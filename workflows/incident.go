@@ -91,11 +91,18 @@ type incident struct {
 	// v2 is set for runs of the response-procedure version (see response.go).
 	v2 bool
 	// v3 is set for runs of the event-log version (see attached.go).
-	v3          bool
-	notifySeq   int
-	approvals   []schemas.Approval
-	approvalRan map[int]bool
-	actions     []schemas.ActionRecord
+	v3 bool
+	// i9 is set for runs of the policy version (see policy.go).
+	i9 bool
+	// inFlight marks the actions with a run in flight (i9).
+	inFlight map[string]bool
+	// manualStatus is the status a responder set by hand, and who (i9, see stageStatus).
+	manualStatus   schemas.Status
+	manualStatusBy string
+	notifySeq      int
+	approvals      []schemas.Approval
+	approvalRan    map[int]bool
+	actions        []schemas.ActionRecord
 	// remediated is set once the Remediate stage is over: later approvals run at once.
 	remediated bool
 	// recent keeps the latest timeline entries for the timeline query.
@@ -166,6 +173,7 @@ func (w *incident) run(ctx workflow.Context) (schemas.Incident, error) {
 	ctx = workflow.WithActivityOptions(ctx, activityOptions)
 	w.v2 = workflow.GetVersion(ctx, changeResponseProcedure, workflow.DefaultVersion, 1) >= 1
 	w.v3 = workflow.GetVersion(ctx, changeEventLog, workflow.DefaultVersion, 1) >= 1
+	w.i9 = workflow.GetVersion(ctx, changePolicy, workflow.DefaultVersion, 1) >= 1
 	w.onCall(ctx) // issue 11 versions (escalation.go)
 	ctx = workflow.WithActivityOptions(ctx, w.storeOptions())
 	if w.in.Resume != nil {
@@ -198,7 +206,9 @@ func (w *incident) run(ctx workflow.Context) (schemas.Incident, error) {
 		if w.resolved {
 			break
 		}
-		w.setStatus(ctx, st.status)
+		if err := w.stageStatus(ctx, activities.StageTitle(st.stage), st.status); err != nil {
+			return w.inc, err
+		}
 		if w.v2 && (st.stage == activities.StageContain || st.stage == activities.StageRemediate) {
 			// These stages act (and wait) before their summary: show the status and the
 			// stage's start first (RunStage finds the start already written, by its key).

@@ -28,7 +28,10 @@ type IncidentSuite struct {
 	stages   []activities.StageInput
 	notified []activities.NotifyInput
 	ran      []activities.ActionInput
+	ranAt    []time.Time
 	updates  int
+	// actionDelay is how long (workflow time) each ExecuteAction takes.
+	actionDelay time.Duration
 }
 
 func TestIncidentWorkflow(t *testing.T) { suite.Run(t, new(IncidentSuite)) }
@@ -40,7 +43,7 @@ func (s *IncidentSuite) SetupSuite() {
 func (s *IncidentSuite) SetupTest() {
 	s.env = s.NewTestWorkflowEnvironment()
 	s.env.SetStartTime(t0)
-	s.syncs, s.stages, s.notified, s.ran = nil, nil, nil, nil
+	s.syncs, s.stages, s.notified, s.ran, s.ranAt, s.actionDelay = nil, nil, nil, nil, nil, 0
 	s.env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.NotifyInput) (activities.NotifyResult, error) {
 			s.notified = append(s.notified, in)
@@ -49,9 +52,10 @@ func (s *IncidentSuite) SetupTest() {
 	s.env.OnActivity(a.ExecuteAction, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.ActionInput) (schemas.ActionRecord, error) {
 			s.ran = append(s.ran, in)
+			s.ranAt = append(s.ranAt, s.env.Now())
 			return schemas.ActionRecord{Action: in.Action, Attempt: in.Attempt, Status: schemas.ActionSucceeded,
 				Actor: in.Actor, ApprovedBy: in.ApprovedBy}, nil
-		}).Maybe()
+		}).AfterFn(func() time.Duration { return s.actionDelay }).Maybe()
 	attached := map[string]bool{}
 	s.env.OnActivity(a.Sync, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.SyncInput) (activities.SyncResult, error) {
 		s.syncs = append(s.syncs, in)

@@ -105,6 +105,10 @@ func (w *incident) actionSpec(action string) (schemas.ActionSpec, bool) {
 // contain runs the incident type's safe actions when auto-remediation is on and asks
 // for approval of the others.
 func (w *incident) contain(ctx workflow.Context) {
+	if w.i9 {
+		w.containDecided(ctx)
+		return
+	}
 	for _, action := range w.in.Actions {
 		if w.resolved {
 			return
@@ -138,7 +142,7 @@ func (w *incident) requestApproval(ctx workflow.Context, action string) {
 		w.logger.Error("recording approval request failed", "Error", err)
 	}
 	w.startApprovalTimer(ctx, len(w.approvals)-1)
-	w.notify(ctx, activities.NotifyApprovalRequested, text, nil)
+	w.notifyAbout(ctx, activities.NotifyApprovalRequested, text, action)
 }
 
 // startApprovalTimer expires approval i when no decision arrives in time.
@@ -162,7 +166,7 @@ func (w *incident) startApprovalTimer(ctx workflow.Context, i int) {
 		if err := w.sync(dctx, w.entry(ctx, schemas.TimelineApprovalExp, SystemActor, text)); err != nil {
 			w.logger.Error("recording approval expiry failed", "Error", err)
 		}
-		w.notify(dctx, activities.NotifyApprovalExpired, text, nil)
+		w.notifyAbout(dctx, activities.NotifyApprovalExpired, text, w.approvals[i].Action)
 	})
 }
 
@@ -225,6 +229,12 @@ func (w *incident) approvedNotRun() bool {
 
 // runAction runs one action through the idempotent ExecuteAction activity.
 func (w *incident) runAction(ctx workflow.Context, action, actor, approvedBy string) schemas.ActionRecord {
+	done, err := w.awaitActionIdle(ctx, action)
+	defer done()
+	if err != nil {
+		return schemas.ActionRecord{Action: action, Status: schemas.ActionFailed, Actor: actor, ApprovedBy: approvedBy,
+			Error: err.Error(), At: workflow.Now(ctx).UTC()}
+	}
 	attempt := 1
 	for _, r := range w.actions {
 		if r.Action == action {
@@ -232,7 +242,7 @@ func (w *incident) runAction(ctx workflow.Context, action, actor, approvedBy str
 		}
 	}
 	var rec schemas.ActionRecord
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, actionOptions), a.ExecuteAction, activities.ActionInput{
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, actionOptions), a.ExecuteAction, activities.ActionInput{
 		Incident: w.inc, Action: action, Actor: actor, ApprovedBy: approvedBy, Attempt: attempt,
 	}).Get(ctx, &rec)
 	if err != nil {

@@ -16,6 +16,7 @@ func remediationInput() schemas.IncidentInput {
 	in := input()
 	in.Actions = []string{"clear_cache", "restart_service"}
 	in.Settings.AutoRemediation = true
+	in.Settings.SafeActionsOnly = true // the default
 	in.Settings.ApprovalTimeout = 5 * time.Minute
 	in.Settings.ActionCatalog = []schemas.ActionSpec{{ID: "clear_cache", Safe: true}, {ID: "restart_service"}}
 	return in

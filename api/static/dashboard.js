@@ -58,16 +58,52 @@ function startLive() {
   function later() { window.setTimeout(swap, 0); }
 
   var es = new EventSource(source.getAttribute("data-live"));
-  es.addEventListener("open", function () { if (status) { status.className = "live on"; status.textContent = "live"; } });
+  es.addEventListener("open", function () { liveOpen = true; if (status) { status.className = "live on"; status.textContent = "live"; } });
   es.addEventListener("change", swap);
-  es.addEventListener("error", function () { if (status) { status.className = "live"; status.textContent = "live · reconnecting"; } });
+  es.addEventListener("error", function () { liveOpen = false; if (status) { status.className = "live"; status.textContent = "live · reconnecting"; } });
 }
 
 // The stream starts a few seconds after the page: nothing is lost in between (the server
 // compares the page's change stamp at once), and a page left at once never opens it.
 var liveDelayMs = 4000;
 
+// liveOpen: the live stream is connected, so the auto-refresh below need not reload.
+var liveOpen = false;
+
 document.addEventListener("DOMContentLoaded", function () {
   rememberName(document);
   window.setTimeout(startLive, liveDelayMs);
 });
+
+// Auto-refresh (incident_response.dashboard.refresh_interval_seconds, on <body data-refresh>):
+// reloads the page, which keeps its filters (they are in the URL), and puts the scroll position
+// back. A page where a form field has focus or was typed into is not reloaded until the field
+// is left alone for a whole interval, so nothing being written is lost.
+(function () {
+  var scrollKey = "mahavishnu.scroll";
+  document.addEventListener("DOMContentLoaded", function () {
+    var here = location.pathname + location.search;
+    try {
+      var saved = JSON.parse(window.sessionStorage.getItem(scrollKey) || "null");
+      window.sessionStorage.removeItem(scrollKey);
+      if (saved && saved.page === here) { window.scrollTo(saved.x, saved.y); }
+    } catch (e) { /* storage unavailable: no scroll restore */ }
+
+    var seconds = parseInt(document.body.getAttribute("data-refresh") || "0", 10);
+    if (!(seconds > 0)) { return; }
+    var lastInput = 0;
+    document.addEventListener("input", function () { lastInput = Date.now(); });
+    var busy = function () {
+      var el = document.activeElement;
+      var editing = el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA" || el.tagName === "SELECT");
+      return editing || Date.now() - lastInput < seconds * 1000;
+    };
+    window.setInterval(function () {
+      if (liveOpen || busy()) { return; }
+      try {
+        window.sessionStorage.setItem(scrollKey, JSON.stringify({ page: here, x: window.scrollX, y: window.scrollY }));
+      } catch (e) { /* reload anyway */ }
+      location.reload();
+    }, seconds * 1000);
+  });
+})();

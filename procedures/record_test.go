@@ -1,0 +1,64 @@
+package procedures
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/mahavishnu/mahavishnu/schemas"
+)
+
+func TestRecordRoundTrip(t *testing.T) {
+	t0 := time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+	detected := t0.Add(9 * time.Second)
+	mtta, mttr := 120.0, 1800.0
+	inc := schemas.Incident{IncidentID: "inc_0123456789abcdef", IncidentType: "error_burst", Severity: schemas.SeverityHigh,
+		RuleID: "error_burst", Source: "api", Title: "API Error Burst on api", DetectedAt: detected, FirstEventAt: &t0,
+		MTTASeconds: &mtta, MTTRSeconds: &mttr, ResolutionNotes: "restarted"}
+	var events []schemas.Event
+	for i := 0; i < 10; i++ {
+		events = append(events, schemas.Event{EventID: "e", Timestamp: t0.Add(time.Duration(9-i) * time.Second),
+			EventType: "error", Source: "api", Component: "api", Severity: schemas.SeverityHigh, Message: "boom"})
+	}
+	at := func(d time.Duration) time.Time { return detected.Add(d) }
+	timeline := []schemas.TimelineEntry{
+		{At: at(0), Kind: schemas.TimelineDetected, Message: "HIGH incident detected by rule error_burst for api (10 events)"},
+		{At: at(0), Kind: schemas.TimelineStageStarted, Key: "stage/contain/started"},
+		{At: at(time.Second), Kind: schemas.TimelineApprovalReq, Message: "approval needed to run restart_service: `mahavishnu ...` (expires in 5m0s)"},
+		{At: at(time.Second), Kind: schemas.TimelineNotified, Actor: "log", Message: "opened notification sent to log"},
+		{At: at(90 * time.Second), Kind: schemas.TimelineApproved, Actor: "bob", Message: "restart_service approved by bob"},
+		{At: at(2 * time.Minute), Kind: schemas.TimelineAcknowledged, Actor: "alice", Message: "acknowledged by alice"},
+		{At: at(3 * time.Minute), Kind: schemas.TimelineAssigned, Actor: "alice", Message: "reassigned from carol to dave"},
+		{At: at(15 * time.Minute), Kind: schemas.TimelineEscalated, Message: "not acknowledged: escalated to level 1 (tech-lead)"},
+		{At: at(30 * time.Minute), Kind: schemas.TimelineResolved, Actor: "alice", Message: "resolved by alice: restarted"},
+	}
+	sc, err := Record(Recorded{Incident: inc, Events: events, Timeline: timeline, PostMortem: "# PM\n## Summary\n\n## Timeline\n"})
+	require.NoError(t, err)
+	data, err := Marshal(sc)
+	require.NoError(t, err)
+	require.NotContains(t, string(data), "config:", "a recording runs with the current config")
+	back, err := Parse("recorded.yaml", data)
+	require.NoError(t, err, string(data))
+	require.Len(t, back.Events, 10)
+	require.Equal(t, Duration(0), back.Events[0].At)
+	require.Equal(t, Duration(9*time.Second), back.Events[9].At)
+	var steps []string
+	for _, s := range back.Responders {
+		steps = append(steps, s.At.String()+" "+s.Describe())
+	}
+	require.Equal(t, []string{"+1m30s approve restart_service by bob", "+2m acknowledge by alice", "+3m assign to dave", "+30m resolve by alice"}, steps)
+	require.Equal(t, "restarted", back.Responders[3].Resolve.Notes)
+	require.Equal(t, "high", back.Expect[0].Opened.Severity)
+	var esc *EscalatedExpect
+	for _, e := range back.Expect {
+		if e.Escalated != nil {
+			esc = e.Escalated
+		}
+	}
+	require.NotNil(t, esc)
+	require.Equal(t, 1, esc.Level)
+	require.Equal(t, "tech-lead", esc.Name)
+	require.Equal(t, Duration(14*time.Minute), *esc.After)
+	require.Equal(t, Duration(16*time.Minute), *esc.Within)
+}

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS timeline_at_idx;

@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS timeline_at_idx ON timeline (at, id);
