@@ -86,22 +86,29 @@ func TestBrowserChartsRenderWithData(t *testing.T) {
 }
 
 func TestBrowserApproverApprovesFromIncidentPage(t *testing.T) {
-	e := newDashEnv(t, "")
+	// Tokens exist: the approver logs in with theirs, and the decision is recorded under
+	// the session's identity (no name field on the page).
+	e := newAccessEnv(t)
 	srv := httptest.NewServer(e.h)
 	t.Cleanup(srv.Close)
 	ctx := newBrowser(t, 1360, 1400)
+	do(t, ctx, chromedp.Navigate(srv.URL+"/login"), chromedp.WaitVisible(chromedp.CSS(`input[name="token"]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name="token"]`), e.tokens["approver"]),
+		chromedp.Submit(chromedp.CSS(`input[name="token"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#who")))
+	require.Equal(t, "approver-user (approver)", strings.TrimSpace(js[string](t, ctx, `document.getElementById("who").textContent`)))
 	do(t, ctx, chromedp.Navigate(srv.URL+"/incidents/"+incAPI), chromedp.WaitVisible(chromedp.CSS("#approvals .form-approve")))
+	require.Zero(t, js[int](t, ctx, `document.querySelectorAll('input[name="by"]').length`), "no \"Your name\" field")
 	screenshot(t, ctx, "incident.png")
 	do(t, ctx,
-		chromedp.SendKeys(chromedp.CSS(`#approvals .form-approve input[name="by"]`), "alice"),
 		chromedp.SendKeys(chromedp.CSS(`#approvals .form-approve input[name="reason"]`), "load is down"),
 		chromedp.Click(chromedp.CSS(`#approvals .form-approve button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#flash")))
-	require.Equal(t, "Approved restart_service (alice).", strings.TrimSpace(js[string](t, ctx, `document.getElementById("flash").textContent`)))
+	require.Equal(t, "Approved restart_service (approver-user).", strings.TrimSpace(js[string](t, ctx, `document.getElementById("flash").textContent`)))
 	sent := e.tc.sent()
 	require.Len(t, sent, 1)
 	require.Equal(t, schemas.UpdateApprove, sent[0].UpdateName)
-	require.Equal(t, []any{schemas.ApprovalDecision{Action: "restart_service", By: "alice", Reason: "load is down"}}, sent[0].Args)
+	require.Equal(t, []any{schemas.ApprovalDecision{Action: "restart_service", By: "approver-user", Reason: "load is down"}}, sent[0].Args)
 }
 
 func TestBrowserLiveUpdateWithoutReload(t *testing.T) {
