@@ -352,6 +352,8 @@ func TestDashboardActionsByRoleAndCredential(t *testing.T) {
 		{"mitigate", url.Values{"action": {"restart_service"}, "approve": {"1"}}, auth.Approve, incAPI},
 		{"resolve", url.Values{"notes": {"done"}}, auth.Respond, incAPI},
 		{"close", url.Values{}, auth.Respond, incResolved},
+		{"approve", url.Values{"action": {"restart_service"}}, auth.Approve, incAPI},
+		{"reject", url.Values{"action": {"restart_service"}, "reason": {"not now"}}, auth.Approve, incAPI},
 	}
 	for _, a := range actions {
 		for _, cred := range credentialNames {

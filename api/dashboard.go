@@ -81,6 +81,10 @@ type DashboardDeps struct {
 	// WorkflowURL links an incident to the Temporal Web UI (nil or "": no link).
 	WorkflowURL func(workflowID, runID string) string
 	Options     DashboardOptions
+	// Changes subscribes to incident changes and Stamp reads the current change stamp,
+	// for live updates (live.go); nil turns them off.
+	Changes func() (<-chan string, func())
+	Stamp   func(ctx context.Context) (string, error)
 }
 
 // Dashboard is the server-rendered web dashboard: HTML pages, action forms and exports.
@@ -105,7 +109,7 @@ func NewDashboard(deps DashboardDeps) (*Dashboard, error) {
 		d.auth = &auth.Authenticator{Store: deps.Store, Bootstrap: deps.Token}
 	}
 	for _, page := range []string{"dashboard.html", "incident.html", "login.html", "error.html"} {
-		t, err := template.New(page).Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html", "templates/"+page)
+		t, err := template.New(page).Funcs(templateFuncs).ParseFS(templateFS, "templates/layout.html", "templates/charts.html", "templates/"+page)
 		if err != nil {
 			return nil, fmt.Errorf("dashboard template %s: %w", page, err)
 		}
@@ -142,9 +146,10 @@ func (d *Dashboard) Register(mux *http.ServeMux) {
 	page("GET /incidents/{id}/export", d.exportIncident)
 	page("GET /export", d.exportList)
 	page("GET /login", d.loginForm)
+	page("GET /live", d.live)
 	page("POST /login", d.login)
 	page("POST /logout", d.logout)
-	for _, a := range []string{"acknowledge", "assign", "mitigate", "resolve", "close"} {
+	for _, a := range []string{"acknowledge", "assign", "mitigate", "resolve", "close", "approve", "reject"} {
 		page("POST /incidents/{id}/"+a, d.action(a))
 	}
 	static, _ := fs.Sub(staticFS, "static")
@@ -187,7 +192,7 @@ func (s *Server) mountDashboard(mux *http.ServeMux, handle func(string, bool, fu
 		Store: s.m.Store(), Ops: s.m.Ops(), Token: s.opts.Token, Auth: s.auth, PublicURL: s.opts.PublicURL,
 		SessionTTL: s.opts.SessionTTL, Logger: s.log.With("component", "dashboard"),
 		ManagerStatus: s.m.Status, TemporalHealth: s.temporalHealth, WorkflowURL: s.opts.WorkflowURL,
-		Options: s.opts.Dashboard,
+		Options: s.opts.Dashboard, Changes: s.m.Changes().Subscribe, Stamp: s.m.Store().ChangeStamp,
 	})
 	if err != nil { // the templates are embedded: only a broken build gets here
 		panic(err)
@@ -367,6 +372,12 @@ type overviewPage struct {
 	Components                        []componentRow
 	Severities                        []schemas.Severity
 	Statuses                          []schemas.Status
+	// Charts are the SVG charts of issue 12 (charts.go).
+	Charts chartsView
+	// WorkflowURLs link each listed incident to its workflow in the Temporal Web UI.
+	WorkflowURLs map[string]string
+	// LiveURL is the Server-Sent Events stream of live updates ("" without).
+	LiveURL string
 }
 
 func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
@@ -435,6 +446,12 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p.Pages = max(1, (p.TableTotal+tablePageSize-1)/tablePageSize)
+	p.WorkflowURLs = map[string]string{}
+	for _, inc := range p.Incidents {
+		if d.deps.WorkflowURL != nil && inc.WorkflowID != "" {
+			p.WorkflowURLs[inc.IncidentID] = d.deps.WorkflowURL(inc.WorkflowID, inc.RunID)
+		}
+	}
 	p.PageFrom = first + 1
 	if page > 1 {
 		p.PrevPage = "?" + pageQuery(f, page-1)
@@ -460,6 +477,10 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) error {
 	if p.Timeline, err = d.recentTimeline(ctx, recent); err != nil {
 		return err
 	}
+	if p.Charts, err = d.charts(ctx, f, time.Now()); err != nil {
+		return err
+	}
+	p.LiveURL = d.liveURL(r)
 	p.Flash, p.FlashKind = takeFlash(w, r)
 	return d.render(w, http.StatusOK, "dashboard.html", p)
 }
@@ -520,7 +541,10 @@ type incidentPage struct {
 	Choices                 []ActionChoice
 	TemporalURL             string
 	HasPostMortem           bool
-	ReadOnly                bool
+	// Approvals are the incident's pending approvals (issue 12), with Approve / Reject.
+	Approvals []schemas.Approval
+	LiveURL   string
+	ReadOnly  bool
 }
 
 func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) error {
@@ -534,7 +558,7 @@ func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p := incidentPage{Who: v.view(d.csrf), Title: inc.IncidentID + " " + inc.Title, Incident: inc, Refresh: int(d.deps.Options.Refresh.Seconds()),
-		ReadOnly: d.deps.Ops == nil}
+		LiveURL: d.liveURL(r), ReadOnly: d.deps.Ops == nil}
 	if p.Timeline, err = d.deps.Store.Timeline(ctx, inc.IncidentID); err != nil {
 		return err
 	}
@@ -551,6 +575,15 @@ func (d *Dashboard) incident(w http.ResponseWriter, r *http.Request) error {
 	}
 	if d.deps.WorkflowURL != nil && inc.WorkflowID != "" {
 		p.TemporalURL = d.deps.WorkflowURL(inc.WorkflowID, inc.RunID)
+	}
+	if d.deps.Ops != nil && inc.Status.Active() {
+		qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		approvals, err := d.deps.Ops.PendingApprovals(qctx, inc.IncidentID)
+		cancel()
+		if err != nil {
+			d.log.Warn("dashboard: pending approvals", "incident", inc.IncidentID, "error", err)
+		}
+		p.Approvals = approvals
 	}
 	_, _, pmErr := d.deps.Store.PostMortem(ctx, inc.IncidentID)
 	p.HasPostMortem = pmErr == nil

@@ -19,6 +19,7 @@ import (
 // actionPermission is what each dashboard action needs.
 var actionPermission = map[string]auth.Permission{
 	"acknowledge": auth.Respond, "assign": auth.Respond, "mitigate": auth.Respond, "resolve": auth.Respond, "close": auth.Respond,
+	"approve": auth.Approve, "reject": auth.Approve, // issue 12: pending approvals
 }
 
 // authorizeForm checks a form post: the Origin, the CSRF token of the browser's session
@@ -141,6 +142,17 @@ func (d *Dashboard) do(ctx context.Context, name string, inc *schemas.Incident, 
 	case "close":
 		_, err = ops.Close(ctx, id, by)
 		return "Closed by " + by + ".", err
+	case "approve", "reject":
+		action := field("action")
+		if action == "" {
+			return "", badRequest("action: which pending action is required")
+		}
+		op, verb := ops.Approve, "Approved"
+		if name == "reject" {
+			op, verb = ops.Reject, "Rejected"
+		}
+		_, err = op(ctx, id, action, by, field("reason"))
+		return fmt.Sprintf("%s %s (%s).", verb, action, by), err
 	}
 	// mitigate: only an action the incident recommends.
 	action := field("action")

@@ -169,12 +169,13 @@ func (s *Server) approvals(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if s.opts.PendingApprovals == nil {
+	ops := s.m.Ops()
+	if ops == nil || ops.Client == nil {
 		return &httpError{status: http.StatusServiceUnavailable, msg: "this server cannot ask workflows"}
 	}
 	qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	aps, err := s.opts.PendingApprovals(qctx, inc)
+	aps, err := ops.PendingApprovals(qctx, inc.IncidentID) // the dashboard's query too
 	if err != nil {
 		s.log.Warn("pending approvals query failed", "incident", id, "error", err)
 		return &httpError{status: http.StatusServiceUnavailable, msg: "the incident's workflow did not answer (Temporal unreachable?)"}

@@ -49,10 +49,10 @@ type Options struct {
 	Dashboard DashboardOptions
 	// HealthOnly serves /healthz and /metrics only: a process without the api role.
 	HealthOnly bool
+	// Slack configures the Slack interactions endpoint (slack.go, issue 12).
+	Slack SlackOptions
 	// Declare starts an incident declared by hand (nil: POST /api/v1/incidents answers 503).
 	Declare func(ctx context.Context, req DeclareRequest) (schemas.IncidentInput, error)
-	// PendingApprovals asks an incident's workflow what waits for approval (nil: 503).
-	PendingApprovals func(ctx context.Context, inc *schemas.Incident) ([]schemas.Approval, error)
 }
 
 // Server is the HTTP API.
@@ -156,6 +156,9 @@ func (s *Server) Handler() http.Handler {
 	// Pings (auth.PostEvents): GET and HEAD too, so that a cron line with curl works.
 	handle("POST /api/v1/heartbeats/{name}/ping", true, s.heartbeatOp(s.pingHeartbeat, http.StatusAccepted))
 	handle("GET /api/v1/heartbeats/{name}/ping", true, s.heartbeatOp(s.pingHeartbeat, http.StatusAccepted))
+	// Issue 12: Slack buttons and the /incident command. Slack's signature authenticates
+	// these requests (slack.go), not the API token; each one is audited like a guarded write.
+	mux.HandleFunc("POST /api/v1/slack/interactions", s.slackRoute("POST /api/v1/slack/interactions"))
 	return mux
 }
 

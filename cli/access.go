@@ -20,11 +20,10 @@ import (
 
 // accessOptions are the access-control parts of the API server's options (issue 10).
 type accessOptions struct {
-	Proxy            *auth.Proxy
-	PublicURL        string
-	SessionTTL       time.Duration
-	Declare          func(ctx context.Context, req api.DeclareRequest) (schemas.IncidentInput, error)
-	PendingApprovals func(ctx context.Context, inc *schemas.Incident) ([]schemas.Approval, error)
+	Proxy      *auth.Proxy
+	PublicURL  string
+	SessionTTL time.Duration
+	Declare    func(ctx context.Context, req api.DeclareRequest) (schemas.IncidentInput, error)
 }
 
 func (r *runtime) accessOptions(ctx context.Context, st *store.Store, tc client.Client, reg *remediation.Registry, logger *slog.Logger) (accessOptions, error) {
@@ -59,14 +58,6 @@ func (r *runtime) accessOptions(ctx context.Context, st *store.Store, tc client.
 				in.Description = "Declared by " + req.By
 			}
 			return in, ops.Declare(ctx, cfg.Temporal.TaskQueue, in)
-		},
-		PendingApprovals: func(ctx context.Context, inc *schemas.Incident) ([]schemas.Approval, error) {
-			v, err := tc.QueryWorkflow(ctx, inc.WorkflowID, "", schemas.QueryPendingApprovals)
-			if err != nil {
-				return nil, err
-			}
-			var aps []schemas.Approval
-			return aps, v.Get(&aps)
 		},
 	}, nil
 }

@@ -14,8 +14,10 @@ import (
 	"github.com/mahavishnu/mahavishnu/config"
 	"github.com/mahavishnu/mahavishnu/notify"
 	"github.com/mahavishnu/mahavishnu/notify/email"
+	"github.com/mahavishnu/mahavishnu/notify/mattermost"
 	"github.com/mahavishnu/mahavishnu/notify/pagerduty"
 	"github.com/mahavishnu/mahavishnu/notify/slack"
+	"github.com/mahavishnu/mahavishnu/notify/teams"
 	"github.com/mahavishnu/mahavishnu/notify/webhook"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
@@ -30,7 +32,9 @@ type notifications struct {
 
 // channels builds each configured channel (unwrapped), by name. A channel that is enabled
 // but lacks what it needs (a URL, a key, recipients) is left out with a warning.
-func channels(cfg *config.Config, logger *slog.Logger) (map[string]notify.Notifier, map[string][]string, error) {
+//
+// threads keeps the Slack Web API's thread per incident (nil: in memory).
+func channels(cfg *config.Config, logger *slog.Logger, threads slack.Threads) (map[string]notify.Notifier, map[string][]string, error) {
 	n := cfg.IncidentResponse.Notifications
 	out := map[string]notify.Notifier{notify.ChannelLog: notify.NewLog(logger)}
 	sev := map[string][]string{notify.ChannelLog: {"low", "medium", "high", "critical"}}
@@ -50,6 +54,10 @@ func channels(cfg *config.Config, logger *slog.Logger) (map[string]notify.Notifi
 	}
 	errs := []error{
 		add(notify.ChannelSlack, n.Slack.Enabled, n.Slack.Configured(), func() (notify.Notifier, error) {
+			if n.Slack.WebAPI() { // issue 12: threads and buttons
+				return slack.NewAPI(slack.APIConfig{BotToken: notify.Secret(n.Slack.BotToken.Value()), Channel: n.Slack.Channel,
+					APIURL: n.Slack.APIURL, Threads: threads})
+			}
 			return slack.New(slack.Config{WebhookURL: notify.Secret(n.Slack.WebhookURL.Value())})
 		}, n.Slack.NotifyOnSeverity),
 		add(notify.ChannelPagerDuty, n.PagerDuty.Enabled, n.PagerDuty.Configured(), func() (notify.Notifier, error) {
@@ -62,6 +70,13 @@ func channels(cfg *config.Config, logger *slog.Logger) (map[string]notify.Notifi
 		add(notify.ChannelWebhook, n.Webhook.Enabled, n.Webhook.Configured(), func() (notify.Notifier, error) {
 			return webhook.New(webhook.Config{URL: notify.Secret(n.Webhook.URL.Value()), Secret: notify.Secret(n.Webhook.Secret.Value())})
 		}, n.Webhook.NotifyOnSeverity),
+		// Issue 12: Teams and Mattermost.
+		add(notify.ChannelTeams, n.Teams.Enabled, n.Teams.Configured(), func() (notify.Notifier, error) {
+			return teams.New(teams.Config{WebhookURL: notify.Secret(n.Teams.WebhookURL.Value())})
+		}, n.Teams.NotifyOnSeverity),
+		add(notify.ChannelMattermost, n.Mattermost.Enabled, n.Mattermost.Configured(), func() (notify.Notifier, error) {
+			return mattermost.New(mattermost.Config{WebhookURL: notify.Secret(n.Mattermost.WebhookURL.Value())})
+		}, n.Mattermost.NotifyOnSeverity),
 	}
 	for _, err := range errs {
 		if err != nil {
@@ -74,7 +89,7 @@ func channels(cfg *config.Config, logger *slog.Logger) (map[string]notify.Notifi
 // newNotifications builds the worker's notification router from the config, with the
 // throttle's windows and rate limits kept in this process.
 func newNotifications(cfg *config.Config, logger *slog.Logger) (*notifications, error) {
-	return buildNotifications(cfg, logger, nil)
+	return buildNotifications(cfg, logger, nil, nil)
 }
 
 // newNotificationsWithStore is newNotifications with the throttle's windows and rate
@@ -82,17 +97,18 @@ func newNotifications(cfg *config.Config, logger *slog.Logger) (*notifications, 
 // mode). A nil st keeps them in this process.
 func newNotificationsWithStore(cfg *config.Config, logger *slog.Logger, st *store.Store) (*notifications, error) {
 	var state notify.ThrottleState
+	var threads slack.Threads
 	if st != nil {
-		state = storeThrottleState{st}
+		state, threads = storeThrottleState{st}, st
 	}
-	return buildNotifications(cfg, logger, state)
+	return buildNotifications(cfg, logger, state, threads)
 }
 
 // buildNotifications builds the notification router; state nil keeps the throttle's
 // state in memory.
-func buildNotifications(cfg *config.Config, logger *slog.Logger, state notify.ThrottleState) (*notifications, error) {
+func buildNotifications(cfg *config.Config, logger *slog.Logger, state notify.ThrottleState, threads slack.Threads) (*notifications, error) {
 	n := cfg.IncidentResponse.Notifications
-	chans, sevs, err := channels(cfg, logger)
+	chans, sevs, err := channels(cfg, logger, threads)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +218,7 @@ func notifyCommand(r *runtime) *cli.Command {
 			Name:  "test",
 			Usage: "send a real test message through a channel and print the receiver's answer",
 			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "channel", Required: true, Usage: "slack, pagerduty, email, webhook or log"},
+				&cli.StringFlag{Name: "channel", Required: true, Usage: "slack, pagerduty, email, webhook, teams, mattermost or log"},
 				outputFlag(),
 			},
 			Action: func(c *cli.Context) error {
@@ -211,7 +227,7 @@ func notifyCommand(r *runtime) *cli.Command {
 					return err
 				}
 				logger := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
-				chans, _, err := channels(r.cfg, logger)
+				chans, _, err := channels(r.cfg, logger, nil)
 				if err != nil {
 					return err
 				}
@@ -228,6 +244,12 @@ func notifyCommand(r *runtime) *cli.Command {
 				receipt, err := notify.Send(c.Context, ch, notify.NewTestMessage(time.Now().UTC()))
 				if format == outputJSON {
 					out := map[string]any{"receipt": receipt, "ok": err == nil}
+					if name == notify.ChannelSlack {
+						out["slack_mode"] = "webhook" // unthreaded, no buttons
+						if r.cfg.IncidentResponse.Notifications.Slack.WebAPI() {
+							out["slack_mode"] = "web_api" // threads per incident, buttons
+						}
+					}
 					if err != nil {
 						out["error"] = err.Error()
 					}
@@ -236,6 +258,10 @@ func notifyCommand(r *runtime) *cli.Command {
 					}
 				} else if err == nil {
 					fmt.Fprintf(c.App.Writer, "Test message sent to %s: %d %s\n", name, receipt.Code, receipt.Response)
+					if name == notify.ChannelSlack && !r.cfg.IncidentResponse.Notifications.Slack.WebAPI() {
+						fmt.Fprintln(c.App.Writer, "Slack is in webhook mode: messages are not threaded and carry no buttons. "+
+							"Set notifications.slack.bot_token and notifications.slack.channel for threads and Acknowledge/Resolve/Approve buttons (docs/chatops.md).")
+					}
 				}
 				if err != nil {
 					return fmt.Errorf("test message to %s failed: %w", name, err)

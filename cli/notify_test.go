@@ -238,7 +238,7 @@ func TestPagerDutyAPIKeyAloneIsReported(t *testing.T) {
 	cfg.IncidentResponse.Notifications.PagerDuty.APIKey = "u+abcdefghijklmnopqrst"
 	cfg.IncidentResponse.Notifications.PagerDuty.ServiceKey = ""
 	var log bytes.Buffer
-	chans, _, err := channels(cfg, slog.New(slog.NewTextHandler(&log, nil)))
+	chans, _, err := channels(cfg, slog.New(slog.NewTextHandler(&log, nil)), nil)
 	require.NoError(t, err)
 	require.NotContains(t, chans, notify.ChannelPagerDuty)
 	require.Contains(t, log.String(), want, "said at start")

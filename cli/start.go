@@ -180,7 +180,7 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 		Handler: api.New(api.Options{
 			Manager: m, Token: cfg.API.Token.Value(), Logger: logger.With("component", "api"),
 			Proxy: access.Proxy, PublicURL: access.PublicURL, SessionTTL: access.SessionTTL,
-			Declare: access.Declare, PendingApprovals: access.PendingApprovals,
+			Declare:      access.Declare,
 			ChannelStats: notes.Stats,
 			Dashboard:    r.dashboardOptions(st, reg),
 			WorkflowURL: func(workflowID, runID string) string {
@@ -190,6 +190,7 @@ func (r *runtime) start(ctx context.Context, c *cli.Context, logger *slog.Logger
 				return embedded.WorkflowURL(workflowID, runID)
 			},
 			HealthOnly: !rs.api,
+			Slack:      slackOptions(cfg, logger),
 		}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

@@ -147,6 +147,9 @@ type NotificationsConfig struct {
 	PagerDuty PagerDutyConfig `yaml:"pagerduty" json:"pagerduty"`
 	Email     EmailConfig     `yaml:"email" json:"email"`
 	Webhook   WebhookConfig   `yaml:"webhook" json:"webhook"`
+	// Teams and Mattermost are the chat channels of issue 12.
+	Teams      TeamsConfig      `yaml:"teams" json:"teams"`
+	Mattermost MattermostConfig `yaml:"mattermost" json:"mattermost"`
 	// ThrottleSeconds: at most one notification per incident, channel and kind within it.
 	ThrottleSeconds int `yaml:"throttle_seconds" json:"throttle_seconds"`
 	// RateLimitPerMinute caps each channel's sends, so an event storm cannot flood it.
@@ -174,7 +177,37 @@ type SlackConfig struct {
 	Enabled          bool     `yaml:"enabled" json:"enabled"`
 	WebhookURL       Secret   `yaml:"webhook_url" json:"webhook_url"`
 	NotifyOnSeverity []string `yaml:"notify_on_severity" json:"notify_on_severity"`
+	// BotToken and Channel switch Slack to the Web API (chat.postMessage, threads per
+	// incident, buttons); APIURL is its base; SigningSecret verifies interactions.
+	BotToken      Secret `yaml:"bot_token" json:"bot_token"`
+	Channel       string `yaml:"channel" json:"channel"`
+	APIURL        string `yaml:"api_url" json:"api_url"`
+	SigningSecret Secret `yaml:"signing_secret" json:"signing_secret"`
 }
+
+// WebAPI reports whether Slack posts through the Web API (bot token and channel set).
+func (s SlackConfig) WebAPI() bool { return s.BotToken != "" && s.Channel != "" }
+
+// TeamsConfig is the Microsoft Teams channel: Adaptive Cards posted to a Workflows (or
+// legacy incoming) webhook URL.
+type TeamsConfig struct {
+	Enabled          bool     `yaml:"enabled" json:"enabled"`
+	WebhookURL       Secret   `yaml:"webhook_url" json:"webhook_url"`
+	NotifyOnSeverity []string `yaml:"notify_on_severity" json:"notify_on_severity"`
+}
+
+// Configured reports whether Teams is enabled and has a webhook URL.
+func (t TeamsConfig) Configured() bool { return t.Enabled && t.WebhookURL != "" }
+
+// MattermostConfig is the Mattermost channel: its Slack-compatible incoming webhook.
+type MattermostConfig struct {
+	Enabled          bool     `yaml:"enabled" json:"enabled"`
+	WebhookURL       Secret   `yaml:"webhook_url" json:"webhook_url"`
+	NotifyOnSeverity []string `yaml:"notify_on_severity" json:"notify_on_severity"`
+}
+
+// Configured reports whether Mattermost is enabled and has a webhook URL.
+func (m MattermostConfig) Configured() bool { return m.Enabled && m.WebhookURL != "" }
 
 // PagerDutyConfig is the PagerDuty channel. ServiceKey is the Events API v2 routing
 // (integration) key that pages; APIKey is the REST API token.
@@ -355,6 +388,7 @@ func Default() *Config {
 				Slack: SlackConfig{
 					Enabled:          true,
 					NotifyOnSeverity: []string{"critical", "high", "medium"},
+					APIURL:           "https://slack.com/api",
 				},
 				PagerDuty: PagerDutyConfig{
 					Enabled:          true,
@@ -373,6 +407,8 @@ func Default() *Config {
 				Webhook: WebhookConfig{
 					NotifyOnSeverity: []string{"critical", "high", "medium", "low"},
 				},
+				Teams:              TeamsConfig{NotifyOnSeverity: []string{"critical", "high", "medium"}},
+				Mattermost:         MattermostConfig{NotifyOnSeverity: []string{"critical", "high", "medium"}},
 				ThrottleSeconds:    300,
 				RateLimitPerMinute: 30,
 			},
@@ -508,8 +544,9 @@ func (d DashboardConfig) RefreshInterval() time.Duration {
 	return time.Duration(d.RefreshIntervalSeconds) * time.Second
 }
 
-// Configured reports whether Slack is enabled and has a webhook URL.
-func (s SlackConfig) Configured() bool { return s.Enabled && s.WebhookURL != "" }
+// Configured reports whether Slack is enabled and has a webhook URL or a bot token and
+// channel.
+func (s SlackConfig) Configured() bool { return s.Enabled && (s.WebhookURL != "" || s.WebAPI()) }
 
 // Notifies reports whether an incident of severity sev goes to Slack.
 func (s SlackConfig) Notifies(sev schemas.Severity) bool {

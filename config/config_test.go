@@ -91,6 +91,12 @@ func TestShippedFileHasEveryKey(t *testing.T) {
 		"escalation.ack_targets_minutes.critical", "escalation.ack_targets_minutes.high",
 		"escalation.ack_targets_minutes.medium", "escalation.ack_targets_minutes.low",
 		"escalation.repeat", // issue 11
+		// issue 12:
+		"notifications.slack.bot_token", "notifications.slack.channel", "notifications.slack.api_url",
+		"notifications.slack.signing_secret",
+		"notifications.teams.enabled", "notifications.teams.webhook_url", "notifications.teams.notify_on_severity",
+		"notifications.mattermost.enabled", "notifications.mattermost.webhook_url",
+		"notifications.mattermost.notify_on_severity",
 	}
 	var inBlock []string
 	for _, k := range leaves {
@@ -142,7 +148,7 @@ func TestLoadEmptyFile(t *testing.T) {
 
 func TestKeys(t *testing.T) {
 	keys := Default().Keys()
-	require.Len(t, keys, 71)
+	require.Len(t, keys, 81) // main's 71 + 10 of issue 12
 	require.Equal(t, "incident_response.enabled", keys[0])
 	require.Equal(t, "temporal.embedded.ui_port", keys[len(keys)-1])
 	for _, k := range []string{

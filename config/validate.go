@@ -41,6 +41,17 @@ func (c *Config) Validate() error {
 	n := &ir.Notifications
 	v.httpURL("incident_response.notifications.slack.webhook_url", n.Slack.WebhookURL)
 	v.severities("incident_response.notifications.slack.notify_on_severity", n.Slack.NotifyOnSeverity)
+	// Issue 12: Slack Web API, Teams, Mattermost.
+	if u, err := url.Parse(n.Slack.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add("incident_response.notifications.slack.api_url", "want an http:// or https:// URL such as https://slack.com/api, got %q", n.Slack.APIURL)
+	}
+	if (n.Slack.BotToken != "") != (n.Slack.Channel != "") {
+		v.add("incident_response.notifications.slack.channel", "bot_token and channel go together: set both for the Web API, or neither")
+	}
+	v.httpURL("incident_response.notifications.teams.webhook_url", n.Teams.WebhookURL)
+	v.severities("incident_response.notifications.teams.notify_on_severity", n.Teams.NotifyOnSeverity)
+	v.httpURL("incident_response.notifications.mattermost.webhook_url", n.Mattermost.WebhookURL)
+	v.severities("incident_response.notifications.mattermost.notify_on_severity", n.Mattermost.NotifyOnSeverity)
 	v.severities("incident_response.notifications.pagerduty.notify_on_severity", n.PagerDuty.NotifyOnSeverity)
 	v.port("incident_response.notifications.email.smtp_port", n.Email.SMTPPort)
 	if n.Email.FromAddress != "" {

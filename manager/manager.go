@@ -102,6 +102,10 @@ type Manager struct {
 	detectedEvents  atomic.Int64
 	detectionErrors atomic.Int64
 	lastError       atomic.Pointer[string]
+
+	// changes is the live-update feed of the dashboard (changes.go).
+	changesOnce sync.Once
+	changes     *Changes
 }
 
 // New builds a manager and starts its ingest. Call Rebuild before accepting events,

@@ -150,3 +150,24 @@ func updateError(id, name string, err error) error {
 	}
 	return fmt.Errorf("%s %s: %w", strings.ReplaceAll(name, "_", " "), id, err)
 }
+
+// PendingApprovals asks the incident's workflow for its pending approvals (issue 12: the
+// dashboard's Approve and Reject buttons). A finished incident has none.
+func (o *Ops) PendingApprovals(ctx context.Context, id string) ([]schemas.Approval, error) {
+	inc, err := o.Store.GetIncident(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !inc.Status.Active() || inc.WorkflowID == "" {
+		return nil, nil
+	}
+	v, err := o.Client.QueryWorkflow(ctx, inc.WorkflowID, "", schemas.QueryPendingApprovals)
+	if err != nil {
+		return nil, fmt.Errorf("pending approvals of %s: %w", id, err)
+	}
+	var out []schemas.Approval
+	if err := v.Get(&out); err != nil {
+		return nil, fmt.Errorf("pending approvals of %s: %w", id, err)
+	}
+	return out, nil
+}

@@ -100,7 +100,8 @@ type Message struct {
 	// Text is the body: what happened and what to do, in plain text.
 	Text string `json:"text,omitempty"`
 	// Action is the remediation action an approval request or expiry is about, if any.
-	// It is part of the throttle's key.
+	// It is part of the throttle's key, and interactive channels (Slack Web API) offer
+	// Approve and Reject for it.
 	Action string `json:"action,omitempty"`
 	// Actor is who caused this message (the acknowledger, the resolver...), if anyone.
 	Actor  string    `json:"actor,omitempty"`

@@ -9,6 +9,9 @@ const (
 	ChannelPagerDuty = "pagerduty"
 	ChannelEmail     = "email"
 	ChannelWebhook   = "webhook"
+	// ChannelTeams and ChannelMattermost are the chat channels of issue 12.
+	ChannelTeams      = "teams"
+	ChannelMattermost = "mattermost"
 )
 
 // Notifier delivers a Message through one channel. Notify returns nil once the receiver

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -154,8 +155,24 @@ func (s *Service) Message(r Request) Message {
 	if inc.AssignedTo != "" {
 		m.Fields = append(m.Fields, Field{Name: "Assigned to", Value: inc.AssignedTo})
 	}
+	if r.Kind == KindApprovalRequested && m.Action == "" {
+		m.Action = ApprovalAction(r.Text)
+	}
 	m.Recipients = r.People
 	return m
+}
+
+// approvalText is how the incident workflow words an approval request (workflows/response.go
+// requestApproval): "approval needed to run ACTION: ...". The wording is part of recorded
+// histories, so it changes only behind a workflow version.
+var approvalText = regexp.MustCompile(`^approval needed to run ([a-z0-9][a-z0-9_.-]*):`)
+
+// ApprovalAction returns the action an approval request's text names, or "".
+func ApprovalAction(text string) string {
+	if m := approvalText.FindStringSubmatch(text); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 // Route names the channels r goes to: an escalation level's channels (those configured)

@@ -15,7 +15,8 @@ import (
 // allMigrations are the migrations shipped for every dialect, oldest first.
 var allMigrations = []string{"20260601000000_init", "20260615000000_detection", "20261129150000_response",
 	"20261201120000_eventlog", "20261201140000_notify_limits",
-	"20261202090000_retention", "20261202100000_timeline_at", "20261202110000_access", "20261202120000_oncall"}
+	"20261202090000_retention", "20261202100000_timeline_at", "20261202110000_access", "20261202120000_oncall",
+	"20261202140000_chatops"}
 
 func TestMigrationsUpStatusRollbackUp(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *Store) {

@@ -163,6 +163,12 @@ func checkActions(at string, elements []slackElement, actionIDs map[string]bool)
 				errs = append(errs, errorf("%s.url: want an absolute http(s) URL of at most 3000 characters", eat))
 			}
 		}
+		if e.Style != "" && e.Style != "primary" && e.Style != "danger" {
+			errs = append(errs, errorf("%s.style: want primary or danger, got %q", eat, e.Style))
+		}
+		if len(e.Value) > 2000 {
+			errs = append(errs, errorf("%s.value: at most 2000 characters", eat))
+		}
 		if e.ActionID != "" {
 			if actionIDs[e.ActionID] || len(e.ActionID) > 255 {
 				errs = append(errs, errorf("%s.action_id: duplicate or too long", eat))

@@ -51,12 +51,18 @@ type Element struct {
 	Text     any    `json:"text,omitempty"`
 	URL      string `json:"url,omitempty"`
 	ActionID string `json:"action_id,omitempty"`
+	// Value and Style are set on interactive buttons (Web API mode only).
+	Value string `json:"value,omitempty"`
+	Style string `json:"style,omitempty"`
 }
 
 // BuildPayload renders m as a Block Kit message: a header with the kind and title, a
 // section with the text and the severity/status/type/incident fields, extra fields, link
 // buttons to the dashboard and the Temporal UI, and a context line.
-func BuildPayload(m notify.Message) Payload {
+func BuildPayload(m notify.Message) Payload { return buildPayload(m, nil) }
+
+// buildPayload is BuildPayload with interactive buttons placed before the link buttons.
+func buildPayload(m notify.Message, interactive []Element) Payload {
 	// Slack treats &, < and > as control characters in every text, plain_text included.
 	header := escapeFit(notify.OneLine(emoji(m)+" "+m.Kind.Label()+": "+m.Title, 0), maxHeaderText)
 
@@ -100,7 +106,7 @@ func BuildPayload(m notify.Message) Payload {
 		blocks = append(blocks, Block{Type: "section", Fields: objs[:n]})
 		objs = objs[n:]
 	}
-	var buttons []Element
+	buttons := interactive
 	for _, l := range []struct{ label, url, id string }{
 		{"Open dashboard", m.Links.Dashboard, "open_dashboard"},
 		{"Temporal UI", m.Links.TemporalUI, "open_temporal_ui"},

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS slack_threads;
