@@ -68,3 +68,18 @@ func TestEscalationPoliciesValidate(t *testing.T) {
 	}
 	require.NotContains(t, err.Error(), "levels[0]")
 }
+
+// The keys set in the file only (maps, lists of mappings) are documented too.
+func TestDocsListFileOnlyKeys(t *testing.T) {
+	data, err := os.ReadFile("../docs/configuration.md")
+	require.NoError(t, err)
+	n := 0
+	for _, node := range tree() {
+		if node.opaque {
+			n++
+			require.Contains(t, string(data), "`"+node.path+"`", "docs/configuration.md must describe %s", node.path)
+		}
+	}
+	require.Contains(t, string(data), "`incident_response.escalation.policies`")
+	require.NotZero(t, n)
+}
