@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -32,12 +34,13 @@ func heartbeatsCreateCommand(r *runtime) *cli.Command {
 		Name:      "create",
 		Usage:     "create a heartbeat",
 		ArgsUsage: "NAME",
-		Description: "Example, a nightly backup job: mahavishnu heartbeats create nightly-backup --every 1d --grace 1h\n" +
+		Description: "Example, a nightly backup job: mahavishnu heartbeats create nightly-backup --every 1d --grace 1h --escalation backups\n" +
 			"and at the end of the job: curl -fsS -X POST http://127.0.0.1:8080/api/v1/heartbeats/nightly-backup/ping",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "every", Usage: "how often the job pings: 1h, 1d"},
 			&cli.StringFlag{Name: "grace", Value: "0s", Usage: "extra time after --every before the ping counts as missed"},
 			&cli.StringFlag{Name: "severity", Value: "high", Usage: "severity of the heartbeat_missed incident"},
+			&cli.StringFlag{Name: "escalation", Usage: "named escalation policy (incident_response.escalation.policies) the heartbeat_missed incident escalates with; default: incident_response.escalation.levels"},
 			&cli.StringFlag{Name: "created-by", Value: currentUser(), Usage: "who creates it"},
 			outputFlag(),
 		},
@@ -53,7 +56,7 @@ func heartbeatsCreateCommand(r *runtime) *cli.Command {
 				return fmt.Errorf("--every: %w", err)
 			}
 			req := api.CreateHeartbeatRequest{Name: c.Args().First(), Every: c.String("every"), Severity: c.String("severity"),
-				CreatedBy: c.String("created-by")}
+				CreatedBy: c.String("created-by"), Escalation: c.String("escalation")}
 			if g := c.String("grace"); g != "0s" && g != "0" && g != "" {
 				if _, err := api.ParseDuration(g); err != nil {
 					return fmt.Errorf("--grace: %w", err)
@@ -62,13 +65,21 @@ func heartbeatsCreateCommand(r *runtime) *cli.Command {
 			}
 			var h oncall.Heartbeat
 			if _, err := r.api().do(c.Context, http.MethodPost, "/api/v1/heartbeats", req, &h); err != nil {
+				var ae *apiError
+				if errors.As(err, &ae) && ae.Status == http.StatusBadRequest && strings.Contains(ae.Msg, "escalation: ") {
+					return fmt.Errorf("--escalation %s: %w", req.Escalation, err)
+				}
 				return err
 			}
 			if format == outputJSON {
 				return writeJSON(c.App.Writer, h)
 			}
-			fmt.Fprintf(c.App.Writer, "Heartbeat %s created: ping at least every %s (grace %s) at %s/api/v1/heartbeats/%s/ping\n",
-				h.Name, h.Every, h.Grace, r.api().base, url.PathEscape(h.Name))
+			policy := "incident_response.escalation"
+			if h.Escalation != "" {
+				policy = "escalation policy " + h.Escalation
+			}
+			fmt.Fprintf(c.App.Writer, "Heartbeat %s created: ping at least every %s (grace %s) at %s/api/v1/heartbeats/%s/ping; a miss escalates with %s\n",
+				h.Name, h.Every, h.Grace, r.api().base, url.PathEscape(h.Name), policy)
 			return nil
 		},
 	}
@@ -76,9 +87,9 @@ func heartbeatsCreateCommand(r *runtime) *cli.Command {
 
 func printHeartbeats(c *cli.Context, list []oncall.Heartbeat) error {
 	tw := newTable(c.App.Writer)
-	fmt.Fprintln(tw, "NAME\tSTATE\tEVERY\tGRACE\tSEVERITY\tLAST PING\tNEXT DEADLINE\tINCIDENT")
+	fmt.Fprintln(tw, "NAME\tSTATE\tEVERY\tGRACE\tSEVERITY\tESCALATION\tLAST PING\tNEXT DEADLINE\tINCIDENT")
 	for _, h := range list {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.State, h.Every, h.Grace, h.Severity,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.State, h.Every, h.Grace, h.Severity, orDash(h.Escalation),
 			fmtTime(h.LastPingAt), fmtTime(h.NextDeadline), orDash(h.IncidentID))
 	}
 	return tw.Flush()

@@ -343,6 +343,7 @@ func (r *runtime) startManager(ctx context.Context, st *store.Store, tc client.C
 		CheckInterval:        det.CheckInterval(),
 		AttachSignalInterval: det.AttachInterval(),
 		Settings:             incidentSettings(cfg, reg),
+		EscalationPolicies:   cfg.IncidentResponse.Escalation.NamedPolicies(),
 		Detector:             rs.detector,
 		Roles:                rs.names(),
 		TemporalHealth: func(ctx context.Context) error {

@@ -93,6 +93,17 @@ type EscalationConfig struct {
 	// Repeat is how many more times the levels are cycled through when nobody
 	// acknowledges after the last one (issue 11; 0: once through).
 	Repeat int `yaml:"repeat" json:"repeat"`
+	// Policies are named escalation policies (issue 11), each with its own levels and
+	// repeat; a heartbeat chooses one with --escalation NAME. Levels above stay the
+	// default policy.
+	Policies map[string]EscalationPolicyConfig `yaml:"policies" json:"policies"`
+}
+
+// EscalationPolicyConfig is one named escalation policy: levels as in
+// incident_response.escalation.levels, and its own repeat.
+type EscalationPolicyConfig struct {
+	Levels []EscalationLevelConfig `yaml:"levels" json:"levels"`
+	Repeat int                     `yaml:"repeat" json:"repeat"`
 }
 
 // AckTargetsConfig is the time to acknowledge per severity, in minutes.
@@ -127,9 +138,20 @@ func (e EscalationConfig) AckTargets() map[schemas.Severity]time.Duration {
 }
 
 // Policy returns the escalation levels as the workflow takes them.
-func (e EscalationConfig) Policy() []schemas.EscalationLevel {
-	out := make([]schemas.EscalationLevel, len(e.Levels))
-	for i, l := range e.Levels {
+func (e EscalationConfig) Policy() []schemas.EscalationLevel { return levelsPolicy(e.Levels) }
+
+// NamedPolicies returns the named escalation policies as the workflow takes them.
+func (e EscalationConfig) NamedPolicies() map[string]schemas.EscalationPolicy {
+	out := make(map[string]schemas.EscalationPolicy, len(e.Policies))
+	for name, p := range e.Policies {
+		out[name] = schemas.EscalationPolicy{Levels: levelsPolicy(p.Levels), Repeat: p.Repeat}
+	}
+	return out
+}
+
+func levelsPolicy(levels []EscalationLevelConfig) []schemas.EscalationLevel {
+	out := make([]schemas.EscalationLevel, len(levels))
+	for i, l := range levels {
 		out[i] = schemas.EscalationLevel{Name: l.Name, Channels: l.Channels, Targets: l.Targets, Schedules: l.Schedules, People: l.People,
 			Delay: time.Duration(l.DelayMinutes) * time.Minute}
 	}
@@ -365,6 +387,7 @@ func Default() *Config {
 					{Name: "tech-lead", Channels: []string{"slack", "pagerduty"}, DelayMinutes: 15},
 					{Name: "engineering-manager", Channels: []string{"slack", "pagerduty", "email"}, DelayMinutes: 30},
 				},
+				Policies: map[string]EscalationPolicyConfig{},
 			},
 			Detection: DetectionConfig{
 				CheckIntervalSeconds:  60,

@@ -3,11 +3,14 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/mail"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mahavishnu/mahavishnu/schemas"
@@ -36,6 +39,21 @@ func (c *Config) Validate() error {
 	v.positive("incident_response.remediation.approval_timeout_seconds", ir.Remediation.ApprovalTimeoutSeconds)
 	if r := ir.Escalation.Repeat; r < 0 || r > 100 {
 		v.add("incident_response.escalation.repeat", "want 0 to 100, got %d", r)
+	}
+	v.levels("incident_response.escalation.levels", ir.Escalation.Levels)
+	for _, name := range slices.Sorted(maps.Keys(ir.Escalation.Policies)) {
+		key := "incident_response.escalation.policies." + name
+		if !actionName.MatchString(name) {
+			v.add(key, "want a policy name like backups or business-hours (lower case, digits, - _ .)")
+		}
+		p := ir.Escalation.Policies[name]
+		if len(p.Levels) == 0 {
+			v.add(key+".levels", "a policy needs at least one level")
+		}
+		v.levels(key+".levels", p.Levels)
+		if p.Repeat < 0 || p.Repeat > 100 {
+			v.add(key+".repeat", "want 0 to 100, got %d", p.Repeat)
+		}
 	}
 
 	n := &ir.Notifications
@@ -99,6 +117,31 @@ func (c *Config) Validate() error {
 }
 
 type validator struct{ errs []error }
+
+// escalationChannels are the channels an escalation level may name.
+var escalationChannels = []string{"slack", "pagerduty", "email", "webhook"}
+
+// levels checks escalation levels, naming each problem by its path, e.g.
+// incident_response.escalation.policies.backups.levels[1].delay_minutes.
+func (v *validator) levels(key string, levels []EscalationLevelConfig) {
+	for i, l := range levels {
+		at := fmt.Sprintf("%s[%d]", key, i)
+		if strings.TrimSpace(l.Name) == "" {
+			v.add(at+".name", "is required")
+		}
+		if l.DelayMinutes < 0 {
+			v.add(at+".delay_minutes", "must not be negative, got %d", l.DelayMinutes)
+		}
+		for _, c := range l.Channels {
+			if !slices.Contains(escalationChannels, c) {
+				v.add(at+".channels", "want %s, got %q", strings.Join(escalationChannels, ", "), c)
+			}
+		}
+		if len(l.Channels) == 0 && len(l.Schedules) == 0 && len(l.People) == 0 {
+			v.add(at, "names no channels, schedules or people to reach")
+		}
+	}
+}
 
 func (v *validator) add(key, format string, args ...any) {
 	v.errs = append(v.errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/mahavishnu/mahavishnu/oncall"
+	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/workflows"
 )
 
@@ -18,21 +22,43 @@ func (m *Manager) CreateHeartbeat(ctx context.Context, h oncall.Heartbeat) (*onc
 	if err := h.Validate(); err != nil {
 		return nil, &InvalidError{Err: fmt.Errorf("heartbeat: %w", err)}
 	}
-	if h.Escalation != "" {
-		return nil, invalid("heartbeat: escalation: named escalation policies are not supported yet; leave it empty to use incident_response.escalation")
+	settings, err := m.heartbeatSettings(h.Escalation)
+	if err != nil {
+		return nil, err
 	}
 	if err := m.opts.Store.InsertHeartbeat(ctx, h); err != nil {
 		return nil, err
 	}
-	_, err := m.opts.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	_, err = m.opts.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: workflows.HeartbeatWorkflowID(h.Name), TaskQueue: m.opts.TaskQueue,
-	}, workflows.HeartbeatWorkflowType, workflows.HeartbeatInput{Heartbeat: h, Settings: m.opts.Settings})
+	}, workflows.HeartbeatWorkflowType, workflows.HeartbeatInput{Heartbeat: h, Settings: settings})
 	if err != nil {
 		_ = m.opts.Store.DeleteHeartbeat(ctx, h.Name)
 		return nil, fmt.Errorf("start heartbeat %s: %w", h.Name, err)
 	}
 	m.logger.Info("heartbeat created", "heartbeat", h.Name, "every", h.Every, "grace", h.Grace)
 	return m.opts.Store.GetHeartbeat(ctx, h.Name)
+}
+
+// heartbeatSettings are the settings a heartbeat's incidents run with: the default ones,
+// with the levels and repeat of the named escalation policy when there is one. The
+// workflow takes this copy along, so the existing escalation code uses the policy.
+func (m *Manager) heartbeatSettings(policy string) (schemas.IncidentSettings, error) {
+	settings := m.opts.Settings
+	if policy == "" {
+		return settings, nil
+	}
+	p, ok := m.opts.EscalationPolicies[policy]
+	if !ok {
+		known := "none are configured"
+		if len(m.opts.EscalationPolicies) > 0 {
+			known = "known: " + strings.Join(slices.Sorted(maps.Keys(m.opts.EscalationPolicies)), ", ")
+		}
+		return settings, invalid("heartbeat: escalation: unknown escalation policy %q (%s; see incident_response.escalation.policies)", policy, known)
+	}
+	settings.Escalation = slices.Clone(p.Levels)
+	settings.EscalationRepeat = p.Repeat
+	return settings, nil
 }
 
 // signalHeartbeat sends a heartbeat's workflow a signal; the heartbeat must exist.

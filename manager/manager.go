@@ -54,6 +54,9 @@ type Options struct {
 	AttachSignalInterval time.Duration
 	// Settings are copied into every new incident.
 	Settings schemas.IncidentSettings
+	// EscalationPolicies are the named escalation policies (incident_response.escalation.policies,
+	// issue 11): a heartbeat naming one opens its incidents with that policy's levels and repeat.
+	EscalationPolicies map[string]schemas.EscalationPolicy
 	// Detector makes this process a candidate for the detector role (the log consumer
 	// and the outbox dispatcher). Without it the manager only ingests and operates.
 	Detector bool

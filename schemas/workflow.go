@@ -136,6 +136,13 @@ type IncidentSettings struct {
 	EscalationRepeat int `json:"escalation_repeat,omitempty"`
 }
 
+// EscalationPolicy is a named escalation policy (issue 11): an incident that uses it
+// takes Levels as IncidentSettings.Escalation and Repeat as EscalationRepeat.
+type EscalationPolicy struct {
+	Levels []EscalationLevel `json:"levels"`
+	Repeat int               `json:"repeat,omitempty"`
+}
+
 // ActionSpec is one remediation action as the workflow sees it.
 type ActionSpec struct {
 	ID string `json:"id"`
