@@ -56,7 +56,7 @@ func (s *Server) createHeartbeat(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
-	h := oncall.Heartbeat{Name: strings.TrimSpace(req.Name), Escalation: req.Escalation, CreatedBy: req.CreatedBy}
+	h := oncall.Heartbeat{Name: strings.TrimSpace(req.Name), Escalation: req.Escalation}
 	every, err := ParseDuration(req.Every)
 	if err != nil {
 		return badRequest("every: %s", err)
@@ -76,6 +76,9 @@ func (s *Server) createHeartbeat(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := h.Validate(); err != nil {
 		return validationError("heartbeat", err)
+	}
+	if h.CreatedBy, err = actor(r.Context(), req.CreatedBy); err != nil {
+		return err
 	}
 	created, err := s.m.CreateHeartbeat(r.Context(), h)
 	if err != nil {
@@ -135,9 +138,9 @@ func (s *Server) resumeHeartbeat(r *http.Request, name string) error {
 }
 
 func (s *Server) deleteHeartbeat(r *http.Request, name string) error {
-	by := r.URL.Query().Get("by")
-	if by == "" {
-		by = "api"
+	by, err := actor(r.Context(), r.URL.Query().Get("by"))
+	if err != nil {
+		return err
 	}
 	return s.m.DeleteHeartbeat(r.Context(), name, by)
 }

@@ -89,21 +89,21 @@ func TestHeartbeatsAPI(t *testing.T) {
 	t.Cleanup(m.Close)
 	h := New(Options{Manager: m, Logger: slog.New(slog.DiscardHandler)}).Handler()
 
-	code, body := call(t, h, http.MethodPost, "/api/v1/heartbeats", `{"name":"nightly","every":"1d","grace":"1h","escalation":"nope"}`)
+	code, body := call(t, h, http.MethodPost, "/api/v1/heartbeats", `{"name":"nightly","created_by":"alice","every":"1d","grace":"1h","escalation":"nope"}`)
 	require.Equal(t, http.StatusBadRequest, code, body)
 	require.Contains(t, body["error"], `escalation: unknown escalation policy "nope" (known: backups; see incident_response.escalation.policies)`)
 	code, _ = call(t, h, http.MethodGet, "/api/v1/heartbeats/nightly", "")
 	require.Equal(t, http.StatusNotFound, code, "a refused heartbeat is not stored")
 	require.Empty(t, tc.inputs)
 
-	code, body = call(t, h, http.MethodPost, "/api/v1/heartbeats", `{"name":"nightly","every":"1d","grace":"1h","escalation":"backups"}`)
+	code, body = call(t, h, http.MethodPost, "/api/v1/heartbeats", `{"name":"nightly","created_by":"alice","every":"1d","grace":"1h","escalation":"backups"}`)
 	require.Equal(t, http.StatusCreated, code, body)
 	require.Equal(t, "backups", body["escalation"])
 	in := tc.inputs[workflows.HeartbeatWorkflowID("nightly")]
 	require.Equal(t, backups.Levels, in.Settings.Escalation, "the policy's levels are the incident's settings")
 	require.Equal(t, 2, in.Settings.EscalationRepeat)
 
-	code, body = call(t, h, http.MethodPost, "/api/v1/heartbeats", `{"name":"plain","every":"1h"}`)
+	code, body = call(t, h, http.MethodPost, "/api/v1/heartbeats", `{"name":"plain","created_by":"alice","every":"1h"}`)
 	require.Equal(t, http.StatusCreated, code, body)
 	require.Equal(t, defaults.Escalation, tc.inputs[workflows.HeartbeatWorkflowID("plain")].Settings.Escalation)
 
@@ -134,7 +134,7 @@ func TestHeartbeatsAPI(t *testing.T) {
 	code, body = call(t, h, http.MethodGet, "/api/v1/heartbeats", "")
 	require.Equal(t, http.StatusOK, code)
 	require.Len(t, body["heartbeats"], 1)
-	require.Equal(t, http.StatusNotFound, rawCall(h, http.MethodDelete, "/api/v1/heartbeats/nightly"))
+	require.Equal(t, http.StatusNotFound, rawCall(h, http.MethodDelete, "/api/v1/heartbeats/nightly?by=alice"))
 	code, _ = call(t, h, http.MethodPost, "/api/v1/heartbeats/nightly/resume", "")
 	require.Equal(t, http.StatusNotFound, code, "a deleted heartbeat takes no more signals")
 }

@@ -393,14 +393,15 @@ func (s *Server) createOverride(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &req); err != nil {
 		return err
 	}
-	if strings.TrimSpace(req.CreatedBy) == "" {
-		return badRequest("created_by: who creates the override is required")
+	by, err := actor(r.Context(), req.CreatedBy)
+	if err != nil {
+		return err
 	}
 	if req.Layer == 0 {
 		req.Layer = 1
 	}
 	o := oncall.Override{ID: newOverrideID(), Layer: req.Layer, Person: strings.TrimSpace(req.Person), From: req.From.UTC(),
-		To: req.To.UTC(), CreatedBy: strings.TrimSpace(req.CreatedBy), CreatedAt: time.Now().UTC()}
+		To: req.To.UTC(), CreatedBy: by, CreatedAt: time.Now().UTC()}
 	sc, err := s.m.Store().GetSchedule(r.Context(), name)
 	if err != nil {
 		return oncallError("schedule "+name, err)

@@ -17,9 +17,12 @@ import (
 // by is the actor name a command sends: --by when given; without it, nothing when the
 // CLI holds a token (the server records the token's identity), else the OS user (the
 // no-token loopback mode, where names are self-asserted).
-func (r *runtime) by(c *cli.Context) string {
-	if c.IsSet("by") {
-		return c.String("by")
+func (r *runtime) by(c *cli.Context) string { return r.byFlag(c, "by") }
+
+// byFlag is by for a command whose actor flag has another name (--created-by).
+func (r *runtime) byFlag(c *cli.Context, flag string) string {
+	if c.IsSet(flag) {
+		return c.String(flag)
 	}
 	if r.apiToken() != "" {
 		return ""

@@ -56,7 +56,7 @@ func heartbeatsCreateCommand(r *runtime) *cli.Command {
 				return fmt.Errorf("--every: %w", err)
 			}
 			req := api.CreateHeartbeatRequest{Name: c.Args().First(), Every: c.String("every"), Severity: c.String("severity"),
-				CreatedBy: c.String("created-by"), Escalation: c.String("escalation")}
+				CreatedBy: r.byFlag(c, "created-by"), Escalation: c.String("escalation")}
 			if g := c.String("grace"); g != "0s" && g != "0" && g != "" {
 				if _, err := api.ParseDuration(g); err != nil {
 					return fmt.Errorf("--grace: %w", err)
@@ -185,7 +185,7 @@ func heartbeatsDeleteCommand(r *runtime) *cli.Command {
 				return err
 			}
 			name := c.Args().First()
-			path := "/api/v1/heartbeats/" + url.PathEscape(name) + "?by=" + url.QueryEscape(c.String("by"))
+			path := "/api/v1/heartbeats/" + url.PathEscape(name) + "?by=" + url.QueryEscape(r.by(c))
 			if _, err := r.api().do(c.Context, http.MethodDelete, path, nil, nil); err != nil {
 				return err
 			}

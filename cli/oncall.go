@@ -412,7 +412,7 @@ func overrideCreateCommand(r *runtime) *cli.Command {
 			if c.String("person") == "" {
 				return fmt.Errorf("--person: who covers is required")
 			}
-			req := api.OverrideRequest{Person: c.String("person"), Layer: c.Int("layer"), CreatedBy: c.String("by")}
+			req := api.OverrideRequest{Person: c.String("person"), Layer: c.Int("layer"), CreatedBy: r.by(c)}
 			for _, f := range []struct {
 				name string
 				dst  *time.Time
