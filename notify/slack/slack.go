@@ -5,12 +5,7 @@ package slack
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
-	"time"
 
 	"github.com/mahavishnu/mahavishnu/notify"
 	"github.com/mahavishnu/mahavishnu/notify/internal/httppost"
@@ -27,30 +22,21 @@ type Config struct {
 
 // Notifier posts to one Slack incoming webhook.
 type Notifier struct {
-	url    string
-	client *http.Client
-	red    *notify.Redactor
+	w *httppost.Webhook
 }
 
 // New checks cfg and returns the channel. Errors name the key and never show the URL.
 func New(cfg Config) (*Notifier, error) {
-	raw := cfg.WebhookURL.Value()
-	if raw == "" {
-		return nil, errors.New("slack.webhook_url: is required")
+	w, err := httppost.NewWebhook(notify.ChannelSlack, "slack.webhook_url", cfg.WebhookURL, cfg.HTTPClient,
+		func(m notify.Message) any { return BuildPayload(m) })
+	if err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, errors.New("slack.webhook_url: want an http:// or https:// URL (value not shown: it is a secret)")
-	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = httppost.NewClient()
-	}
-	return &Notifier{url: raw, client: client, red: notify.NewURLRedactor(raw)}, nil
+	return &Notifier{w: w}, nil
 }
 
 // Name returns notify.ChannelSlack.
-func (n *Notifier) Name() string { return notify.ChannelSlack }
+func (n *Notifier) Name() string { return n.w.Name() }
 
 // Notify posts m.
 func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
@@ -62,22 +48,5 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 // and 5xx are retryable; other answers, such as 400 invalid_blocks or 404 no_service,
 // are not, and their text is in the error.
 func (n *Notifier) Send(ctx context.Context, m notify.Message) (notify.Receipt, error) {
-	if err := m.Validate(); err != nil {
-		return notify.Receipt{}, notify.Permanent(notify.ChannelSlack, err)
-	}
-	body, err := json.Marshal(BuildPayload(m))
-	if err != nil {
-		return notify.Receipt{}, notify.Permanent(notify.ChannelSlack, fmt.Errorf("encode payload: %w", err))
-	}
-	resp, err := httppost.Post(ctx, n.client, httppost.Request{
-		Channel: notify.ChannelSlack, URL: n.url, Body: body, Redactor: n.red,
-	})
-	if err != nil {
-		return notify.Receipt{}, err
-	}
-	shown := resp.Shown(n.red)
-	if resp.Code < 200 || resp.Code > 299 {
-		return notify.Receipt{}, httppost.StatusError(notify.ChannelSlack, resp, shown, n.red, time.Now())
-	}
-	return notify.Receipt{Channel: notify.ChannelSlack, Code: resp.Code, Response: shown}, nil
+	return n.w.Send(ctx, m)
 }

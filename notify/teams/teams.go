@@ -6,13 +6,10 @@ package teams
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/mahavishnu/mahavishnu/notify"
 	"github.com/mahavishnu/mahavishnu/notify/internal/httppost"
@@ -94,30 +91,21 @@ type Config struct {
 
 // Notifier posts to one Teams webhook.
 type Notifier struct {
-	url    string
-	client *http.Client
-	red    *notify.Redactor
+	w *httppost.Webhook
 }
 
 // New checks cfg and returns the channel. Errors name the key and never show the URL.
 func New(cfg Config) (*Notifier, error) {
-	raw := cfg.WebhookURL.Value()
-	if raw == "" {
-		return nil, errors.New("teams.webhook_url: is required")
+	w, err := httppost.NewWebhook(notify.ChannelTeams, "teams.webhook_url", cfg.WebhookURL, cfg.HTTPClient,
+		func(m notify.Message) any { return BuildEnvelope(m) })
+	if err != nil {
+		return nil, err
 	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, errors.New("teams.webhook_url: want an http:// or https:// URL (value not shown: it is a secret)")
-	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = httppost.NewClient()
-	}
-	return &Notifier{url: raw, client: client, red: notify.NewURLRedactor(raw)}, nil
+	return &Notifier{w: w}, nil
 }
 
 // Name returns notify.ChannelTeams.
-func (n *Notifier) Name() string { return notify.ChannelTeams }
+func (n *Notifier) Name() string { return n.w.Name() }
 
 // Notify posts m.
 func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
@@ -128,24 +116,7 @@ func (n *Notifier) Notify(ctx context.Context, m notify.Message) error {
 // Send posts m. Workflows webhooks answer 202 Accepted, legacy incoming webhooks 200 "1":
 // any 2xx is success. 429 and 5xx are retryable; other answers are not.
 func (n *Notifier) Send(ctx context.Context, m notify.Message) (notify.Receipt, error) {
-	if err := m.Validate(); err != nil {
-		return notify.Receipt{}, notify.Permanent(notify.ChannelTeams, err)
-	}
-	body, err := json.Marshal(BuildEnvelope(m))
-	if err != nil {
-		return notify.Receipt{}, notify.Permanent(notify.ChannelTeams, fmt.Errorf("encode payload: %w", err))
-	}
-	resp, err := httppost.Post(ctx, n.client, httppost.Request{
-		Channel: notify.ChannelTeams, URL: n.url, Body: body, Redactor: n.red,
-	})
-	if err != nil {
-		return notify.Receipt{}, err
-	}
-	shown := resp.Shown(n.red)
-	if resp.Code < 200 || resp.Code > 299 {
-		return notify.Receipt{}, httppost.StatusError(notify.ChannelTeams, resp, shown, n.red, time.Now())
-	}
-	return notify.Receipt{Channel: notify.ChannelTeams, Code: resp.Code, Response: shown}, nil
+	return n.w.Send(ctx, m)
 }
 
 // BuildEnvelope renders m as an Adaptive Card: a bold headline coloured by severity, the

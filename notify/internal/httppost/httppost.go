@@ -1,5 +1,6 @@
-// Package httppost is the HTTP side shared by the Slack, PagerDuty and webhook channels:
-// one JSON POST with a bounded answer, redirects refused, errors scrubbed and classified.
+// Package httppost is the HTTP side shared by the notification channels: one JSON POST
+// with a bounded answer, redirects refused, errors scrubbed and classified; and Webhook,
+// the whole sending side of the chat channels that post to one secret webhook URL.
 package httppost
 
 import (
