@@ -200,3 +200,21 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]any{"audit": nonNil(rows)})
 	return nil
 }
+
+// incidentEvents lists every event attached to an incident, oldest first (what
+// `incidents get --full` shows). The store reads them page by page.
+func (s *Server) incidentEvents(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := s.m.Store().GetIncident(r.Context(), id); err != nil {
+		return err
+	}
+	events := []schemas.Event{}
+	if err := s.m.Store().ScanIncidentEvents(r.Context(), id, func(e schemas.Event) error {
+		events = append(events, e)
+		return nil
+	}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": events})
+	return nil
+}

@@ -94,7 +94,7 @@ func heartbeatsListCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := r.Store(c.Context)
+			st, err := r.reader(c)
 			if err != nil {
 				return err
 			}
@@ -128,7 +128,7 @@ func heartbeatsShowCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := r.Store(c.Context)
+			st, err := r.reader(c)
 			if err != nil {
 				return err
 			}

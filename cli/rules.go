@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -33,8 +32,9 @@ func rulesCommand(r *runtime) *cli.Command {
 
 // ruleRecords returns the stored rules; before the manager's first start (nothing
 // stored yet) the configured rules, with seeded false.
-func (r *runtime) ruleRecords(ctx context.Context) (recs []store.RuleRecord, seeded bool, err error) {
-	st, err := r.Store(ctx)
+func (r *runtime) ruleRecords(c *cli.Context) (recs []store.RuleRecord, seeded bool, err error) {
+	ctx := c.Context
+	st, err := r.reader(c)
 	if err != nil {
 		return nil, false, err
 	}
@@ -51,8 +51,8 @@ func (r *runtime) ruleRecords(ctx context.Context) (recs []store.RuleRecord, see
 	return recs, false, nil
 }
 
-func (r *runtime) rules(ctx context.Context) ([]schemas.Rule, error) {
-	recs, _, err := r.ruleRecords(ctx)
+func (r *runtime) rules(c *cli.Context) ([]schemas.Rule, error) {
+	recs, _, err := r.ruleRecords(c)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ func rulesListCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			recs, seeded, err := r.ruleRecords(c.Context)
+			recs, seeded, err := r.ruleRecords(c)
 			if err != nil {
 				return err
 			}
@@ -150,7 +150,7 @@ func rulesShowCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			recs, _, err := r.ruleRecords(c.Context)
+			recs, _, err := r.ruleRecords(c)
 			if err != nil {
 				return err
 			}
@@ -458,7 +458,7 @@ func rulesReviewCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return fmt.Errorf("--since: %w", err)
 			}
-			rules, err := r.rules(c.Context)
+			rules, err := r.rules(c)
 			if err != nil {
 				return err
 			}

@@ -52,7 +52,7 @@ func testRuleCommand(r *runtime) *cli.Command {
 					return fmt.Errorf("--until: %w", err)
 				}
 			}
-			rules, err := r.rules(c.Context)
+			rules, err := r.rules(c)
 			if err != nil {
 				return err
 			}

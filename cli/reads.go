@@ -1,0 +1,178 @@
+package cli
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mahavishnu/mahavishnu/oncall"
+	"github.com/mahavishnu/mahavishnu/schemas"
+	"github.com/mahavishnu/mahavishnu/store"
+)
+
+// One door for reads (issue 10): once any token exists (or the CLI holds one), the
+// read commands ask the manager's API with the caller's token instead of opening the
+// store, so the API's rules and audit apply to them too.
+
+// storeReader is what the read commands need from the store; *store.Store has it, and
+// apiReader answers the same calls from the API's GET endpoints with the same types.
+type storeReader interface {
+	GetIncident(ctx context.Context, id string) (*schemas.Incident, error)
+	Timeline(ctx context.Context, incidentID string) ([]schemas.TimelineEntry, error)
+	ListEvents(ctx context.Context, f store.EventFilter) ([]schemas.Event, error)
+	ScanIncidentEvents(ctx context.Context, incidentID string, fn func(schemas.Event) error) error
+	RuleRecords(ctx context.Context) ([]store.RuleRecord, error)
+	People(ctx context.Context, names []string) ([]oncall.Person, error)
+	GetPerson(ctx context.Context, name string) (*oncall.Person, error)
+	Schedules(ctx context.Context) ([]oncall.Schedule, error)
+	GetSchedule(ctx context.Context, name string) (*oncall.Schedule, error)
+	Heartbeats(ctx context.Context) ([]oncall.Heartbeat, error)
+	GetHeartbeat(ctx context.Context, name string) (*oncall.Heartbeat, error)
+}
+
+var _ storeReader = (*store.Store)(nil)
+
+// reader returns the store, or the API once reads must go through it.
+func (r *runtime) reader(c *cli.Context) (storeReader, error) {
+	viaAPI, err := r.readsThroughAPI(c)
+	if err != nil {
+		return nil, err
+	}
+	if viaAPI {
+		return apiReader{a: r.api()}, nil
+	}
+	return r.Store(c.Context)
+}
+
+// apiReader reads through the manager's HTTP API.
+type apiReader struct{ a *apiClient }
+
+func (ar apiReader) get(ctx context.Context, path string, out any) error {
+	_, err := ar.a.do(ctx, http.MethodGet, path, nil, out)
+	return err
+}
+
+func (ar apiReader) GetIncident(ctx context.Context, id string) (*schemas.Incident, error) {
+	var inc schemas.Incident
+	if err := ar.get(ctx, "/api/v1/incidents/"+url.PathEscape(id), &inc); err != nil {
+		return nil, err
+	}
+	return &inc, nil
+}
+
+func (ar apiReader) Timeline(ctx context.Context, incidentID string) ([]schemas.TimelineEntry, error) {
+	var out struct {
+		Timeline []schemas.TimelineEntry `json:"timeline"`
+	}
+	err := ar.get(ctx, "/api/v1/incidents/"+url.PathEscape(incidentID)+"/timeline", &out)
+	return out.Timeline, err
+}
+
+func (ar apiReader) ListEvents(ctx context.Context, f store.EventFilter) ([]schemas.Event, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"type": f.Type, "source": f.Source, "incident_id": f.IncidentID} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if f.Last > 0 {
+		q.Set("last", strconv.Itoa(f.Last))
+	}
+	if !f.Since.IsZero() {
+		q.Set("since", f.Since.UTC().Format(time.RFC3339Nano))
+	}
+	var out struct {
+		Events []schemas.Event `json:"events"`
+	}
+	err := ar.get(ctx, "/api/v1/events?"+q.Encode(), &out)
+	return out.Events, err
+}
+
+// ScanIncidentEvents calls fn for each event attached to the incident, oldest first.
+func (ar apiReader) ScanIncidentEvents(ctx context.Context, incidentID string, fn func(schemas.Event) error) error {
+	var out struct {
+		Events []schemas.Event `json:"events"`
+	}
+	if err := ar.get(ctx, "/api/v1/incidents/"+url.PathEscape(incidentID)+"/events", &out); err != nil {
+		return err
+	}
+	for _, e := range out.Events {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ar apiReader) RuleRecords(ctx context.Context) ([]store.RuleRecord, error) {
+	var out struct {
+		Rules []store.RuleRecord `json:"rules"`
+	}
+	err := ar.get(ctx, "/api/v1/rules", &out)
+	return out.Rules, err
+}
+
+// People lists everyone (names nil) or the named people, like the store.
+func (ar apiReader) People(ctx context.Context, names []string) ([]oncall.Person, error) {
+	var out struct {
+		People []oncall.Person `json:"people"`
+	}
+	if err := ar.get(ctx, "/api/v1/people", &out); err != nil || names == nil {
+		return out.People, err
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var kept []oncall.Person
+	for _, p := range out.People {
+		if want[p.Name] {
+			kept = append(kept, p)
+		}
+	}
+	return kept, nil
+}
+
+func (ar apiReader) GetPerson(ctx context.Context, name string) (*oncall.Person, error) {
+	var p oncall.Person
+	if err := ar.get(ctx, "/api/v1/people/"+url.PathEscape(name), &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+func (ar apiReader) Schedules(ctx context.Context) ([]oncall.Schedule, error) {
+	var out struct {
+		Schedules []oncall.Schedule `json:"schedules"`
+	}
+	err := ar.get(ctx, "/api/v1/schedules", &out)
+	return out.Schedules, err
+}
+
+func (ar apiReader) GetSchedule(ctx context.Context, name string) (*oncall.Schedule, error) {
+	var sc oncall.Schedule
+	if err := ar.get(ctx, "/api/v1/schedules/"+url.PathEscape(name), &sc); err != nil {
+		return nil, err
+	}
+	return &sc, nil
+}
+
+func (ar apiReader) Heartbeats(ctx context.Context) ([]oncall.Heartbeat, error) {
+	var out struct {
+		Heartbeats []oncall.Heartbeat `json:"heartbeats"`
+	}
+	err := ar.get(ctx, "/api/v1/heartbeats", &out)
+	return out.Heartbeats, err
+}
+
+func (ar apiReader) GetHeartbeat(ctx context.Context, name string) (*oncall.Heartbeat, error) {
+	var h oncall.Heartbeat
+	if err := ar.get(ctx, "/api/v1/heartbeats/"+url.PathEscape(name), &h); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
