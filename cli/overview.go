@@ -281,16 +281,12 @@ func watchCommand(r *runtime) *cli.Command {
 			if c.Duration("interval") < 100*time.Millisecond {
 				return fmt.Errorf("--interval: at least 100ms")
 			}
-			st, err := r.Store(c.Context)
-			if err != nil {
-				return err
-			}
 			seen := map[string]schemas.Incident{}
 			first := true
 			tick := time.NewTicker(c.Duration("interval"))
 			defer tick.Stop()
 			for n := 1; ; n++ {
-				incs, err := st.ListIncidents(c.Context, store.IncidentFilter{Limit: 500})
+				incs, err := r.listIncidents(c, store.IncidentFilter{Limit: 500})
 				if err != nil {
 					return err
 				}

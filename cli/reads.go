@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/mahavishnu/mahavishnu/api"
 	"github.com/mahavishnu/mahavishnu/oncall"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/store"
@@ -22,6 +25,7 @@ import (
 // apiReader answers the same calls from the API's GET endpoints with the same types.
 type storeReader interface {
 	GetIncident(ctx context.Context, id string) (*schemas.Incident, error)
+	PostMortem(ctx context.Context, incidentID string) (string, time.Time, error)
 	Timeline(ctx context.Context, incidentID string) ([]schemas.TimelineEntry, error)
 	ListEvents(ctx context.Context, f store.EventFilter) ([]schemas.Event, error)
 	ScanIncidentEvents(ctx context.Context, incidentID string, fn func(schemas.Event) error) error
@@ -34,7 +38,11 @@ type storeReader interface {
 	GetHeartbeat(ctx context.Context, name string) (*oncall.Heartbeat, error)
 }
 
-var _ storeReader = (*store.Store)(nil)
+var (
+	_ storeReader   = (*store.Store)(nil)
+	_ historyReader = (*store.Store)(nil)
+	_ historyReader = apiReader{}
+)
 
 // reader returns the store, or the API once reads must go through it.
 func (r *runtime) reader(c *cli.Context) (storeReader, error) {
@@ -64,6 +72,19 @@ func (ar apiReader) GetIncident(ctx context.Context, id string) (*schemas.Incide
 	return &inc, nil
 }
 
+func (ar apiReader) PostMortem(ctx context.Context, incidentID string) (string, time.Time, error) {
+	var pm api.PostMortem
+	err := ar.get(ctx, "/api/v1/incidents/"+url.PathEscape(incidentID)+"/postmortem", &pm)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return "", time.Time{}, fmt.Errorf("%w: %s", store.ErrNotFound, ae.Msg)
+	}
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return pm.Markdown, pm.WrittenAt, nil
+}
+
 func (ar apiReader) Timeline(ctx context.Context, incidentID string) ([]schemas.TimelineEntry, error) {
 	var out struct {
 		Timeline []schemas.TimelineEntry `json:"timeline"`
@@ -82,9 +103,7 @@ func (ar apiReader) ListEvents(ctx context.Context, f store.EventFilter) ([]sche
 	if f.Last > 0 {
 		q.Set("last", strconv.Itoa(f.Last))
 	}
-	if !f.Since.IsZero() {
-		q.Set("since", f.Since.UTC().Format(time.RFC3339Nano))
-	}
+	setSince(q, f.Since)
 	var out struct {
 		Events []schemas.Event `json:"events"`
 	}
@@ -175,4 +194,76 @@ func (ar apiReader) GetHeartbeat(ctx context.Context, name string) (*oncall.Hear
 		return nil, err
 	}
 	return &h, nil
+}
+
+// Activity reads the incidents' timelines (GET /api/v1/activity).
+func (ar apiReader) Activity(ctx context.Context, f store.ActivityFilter) ([]schemas.TimelineEntry, error) {
+	q := url.Values{}
+	if f.IncidentID != "" {
+		q.Set("incident_id", f.IncidentID)
+	}
+	setSince(q, f.Since)
+	if f.Last > 0 {
+		q.Set("last", strconv.Itoa(f.Last))
+	}
+	for _, k := range f.Kinds {
+		q.Add("kind", k)
+	}
+	for _, k := range f.ExcludeKinds {
+		q.Add("exclude_kind", k)
+	}
+	var out struct {
+		Activity []schemas.TimelineEntry `json:"activity"`
+	}
+	err := ar.get(ctx, "/api/v1/activity?"+q.Encode(), &out)
+	return out.Activity, err
+}
+
+// Audit reads the audit log (GET /api/v1/audit, admin only).
+func (ar apiReader) Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"actor": f.Actor, "incident_id": f.IncidentID, "result": f.Result} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	setSince(q, f.Since)
+	if f.Limit > 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
+	}
+	var out struct {
+		Audit []store.AuditEntry `json:"audit"`
+	}
+	err := ar.get(ctx, "/api/v1/audit?"+q.Encode(), &out)
+	return out.Audit, err
+}
+
+// ListActions reads the remediation action runs (GET /api/v1/actions).
+func (ar apiReader) ListActions(ctx context.Context, incidentID string, since time.Time, limit int) ([]schemas.ActionRecord, []string, error) {
+	q := url.Values{}
+	if incidentID != "" {
+		q.Set("incident_id", incidentID)
+	}
+	setSince(q, since)
+	if limit > 0 {
+		q.Set("last", strconv.Itoa(limit))
+	}
+	var out struct {
+		Actions []api.ActionRun `json:"actions"`
+	}
+	if err := ar.get(ctx, "/api/v1/actions?"+q.Encode(), &out); err != nil {
+		return nil, nil, err
+	}
+	recs := make([]schemas.ActionRecord, len(out.Actions))
+	ids := make([]string, len(out.Actions))
+	for i, a := range out.Actions {
+		recs[i], ids[i] = a.ActionRecord, a.IncidentID
+	}
+	return recs, ids, nil
+}
+
+func setSince(q url.Values, since time.Time) {
+	if !since.IsZero() {
+		q.Set("since", since.UTC().Format(time.RFC3339Nano))
+	}
 }

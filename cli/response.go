@@ -289,7 +289,7 @@ func postmortemCommand(r *runtime) *cli.Command {
 				return err
 			}
 			id := c.Args().First()
-			st, err := r.Store(c.Context)
+			st, err := r.reader(c)
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -458,15 +459,7 @@ func rulesReviewCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return fmt.Errorf("--since: %w", err)
 			}
-			rules, err := r.rules(c)
-			if err != nil {
-				return err
-			}
-			st, err := r.Store(c.Context)
-			if err != nil {
-				return err
-			}
-			revs, err := manager.Review(c.Context, st, rules, manager.ReviewOptions{Since: since, NoisyFires: c.Int("noisy-fires")})
+			revs, err := r.review(c, manager.ReviewOptions{Since: since, NoisyFires: c.Int("noisy-fires")})
 			if err != nil {
 				return err
 			}
@@ -498,4 +491,33 @@ func rulesReviewCommand(r *runtime) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// review reviews the rules on the store, or asks the API once tokens exist.
+func (r *runtime) review(c *cli.Context, opts manager.ReviewOptions) ([]manager.RuleReview, error) {
+	viaAPI, err := r.readsThroughAPI(c)
+	if err != nil {
+		return nil, err
+	}
+	if viaAPI {
+		q := url.Values{}
+		setSince(q, opts.Since)
+		if opts.NoisyFires > 0 {
+			q.Set("noisy_fires", strconv.Itoa(opts.NoisyFires))
+		}
+		var out api.ReviewResponse
+		if _, err := r.api().do(c.Context, http.MethodGet, "/api/v1/rules/review?"+q.Encode(), nil, &out); err != nil {
+			return nil, err
+		}
+		return out.Rules, nil
+	}
+	rules, err := r.rules(c)
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.Store(c.Context)
+	if err != nil {
+		return nil, err
+	}
+	return manager.Review(c.Context, st, rules, opts)
 }
