@@ -13,6 +13,7 @@ package api
 //	GET  /api/v1/incidents/{id}/postmortem       -> {"incident_id", "markdown", "written_at"}
 //	GET  /api/v1/activity?incident_id=&since=&kind=&exclude_kind=&last= -> timeline entries
 //	GET  /api/v1/actions?incident_id=&since=&last= -> remediation action runs
+//	GET  /api/v1/stats/groups?since=&severity=   -> incident counts and time sums (`incidents stats`)
 
 import (
 	"context"
@@ -298,5 +299,31 @@ func (s *Server) postMortem(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, PostMortem{IncidentID: id, Markdown: md, WrittenAt: at})
+	return nil
+}
+
+// AutoResolver is the actor the workflow records when it resolves an incident by itself
+// (workflows.SystemActor).
+const AutoResolver = "mahavishnu"
+
+// incidentGroups serves the per severity, status and type aggregates of the incidents
+// detected since a time, from which `incidents stats` computes its figures.
+func (s *Server) incidentGroups(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	since, err := sinceParam(q.Get("since"))
+	if err != nil {
+		return err
+	}
+	var sev schemas.Severity
+	if v := q.Get("severity"); v != "" {
+		if sev, err = schemas.ParseSeverity(v); err != nil {
+			return badRequest("severity: %s", err)
+		}
+	}
+	groups, err := s.m.Store().IncidentGroups(r.Context(), since, sev, AutoResolver)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"groups": nonNil(groups)})
 	return nil
 }

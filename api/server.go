@@ -133,6 +133,7 @@ func (s *Server) Handler() http.Handler {
 	handle("GET /api/v1/activity", false, s.activity)
 	handle("GET /api/v1/actions", false, s.listActions)
 	handle("GET /api/v1/incidents/{id}/postmortem", false, s.postMortem)
+	handle("GET /api/v1/stats/groups", false, s.incidentGroups)
 	// Issue 11, on call: people, schedules, overrides, heartbeats (oncall.go, heartbeats.go).
 	// Permissions: routePermissions in access.go (writes Administer, pings PostEvents).
 	handle("GET /api/v1/people", false, s.listPeople)

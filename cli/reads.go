@@ -25,6 +25,7 @@ import (
 // apiReader answers the same calls from the API's GET endpoints with the same types.
 type storeReader interface {
 	GetIncident(ctx context.Context, id string) (*schemas.Incident, error)
+	IncidentGroups(ctx context.Context, since time.Time, severity schemas.Severity, autoResolver string) ([]store.IncidentGroup, error)
 	PostMortem(ctx context.Context, incidentID string) (string, time.Time, error)
 	Timeline(ctx context.Context, incidentID string) ([]schemas.TimelineEntry, error)
 	ListEvents(ctx context.Context, f store.EventFilter) ([]schemas.Event, error)
@@ -266,4 +267,22 @@ func setSince(q url.Values, since time.Time) {
 	if !since.IsZero() {
 		q.Set("since", since.UTC().Format(time.RFC3339Nano))
 	}
+}
+
+// IncidentGroups reads the aggregates `incidents stats` works from (GET
+// /api/v1/stats/groups); the server counts as auto-resolved what api.AutoResolver resolved.
+func (ar apiReader) IncidentGroups(ctx context.Context, since time.Time, severity schemas.Severity, autoResolver string) ([]store.IncidentGroup, error) {
+	if autoResolver != api.AutoResolver {
+		return nil, fmt.Errorf("the API counts incidents resolved by %q as auto-resolved, not %q", api.AutoResolver, autoResolver)
+	}
+	q := url.Values{}
+	setSince(q, since)
+	if severity != "" {
+		q.Set("severity", string(severity))
+	}
+	var out struct {
+		Groups []store.IncidentGroup `json:"groups"`
+	}
+	err := ar.get(ctx, "/api/v1/stats/groups?"+q.Encode(), &out)
+	return out.Groups, err
 }

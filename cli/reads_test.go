@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -115,9 +116,22 @@ func TestCLIReadsGoThroughTheAPIOnceTokensExist(t *testing.T) {
 		{"incidents test-rule", []string{"incidents", "test-rule", "error_burst", "--since", from, "--until", until, "-o", "json"}, `"events_replayed"`},
 		{"incidents rules review", []string{"incidents", "rules", "review", "--since", from, "-o", "json"}, `"error_burst"`},
 		{"procedures record", []string{"procedures", "record", "inc_1"}, "inc_1"},
+		{"incidents stats", []string{"incidents", "stats", "--by-severity", "-o", "json"}, `"mttr`},
 		{"incidents watch", []string{"incidents", "watch", "--count", "1"}, "inc_2"},
 	}
 	clock := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d  `) // watch's lines start with the time of the look
+	// status reports what it can: its incident counts come from the API once tokens exist.
+	statusCounts := func(args ...string) map[string]int {
+		out, err := run(append(args, "incidents", "status", "-o", "json")...)
+		require.NoError(t, err)
+		var rep struct {
+			Incidents map[string]int `json:"incidents"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &rep))
+		return rep.Incidents
+	}
+	countsFromStore := statusCounts()
+	require.Equal(t, map[string]int{"investigating": 1, "resolved": 1}, countsFromStore)
 	fromStore := map[string]string{}
 	for _, rd := range reads {
 		out, err := run(rd.args...)
@@ -142,6 +156,9 @@ func TestCLIReadsGoThroughTheAPIOnceTokensExist(t *testing.T) {
 			require.Empty(t, out)
 		})
 	}
+
+	require.Equal(t, countsFromStore, statusCounts("--token", viewer))
+	require.Empty(t, statusCounts(), "without a token the API refuses the counts")
 
 	// The audit part of history needs an admin token; a viewer gets the timelines and a note.
 	admin, err := run("tokens", "create", "--name", "root", "--role", "admin")
