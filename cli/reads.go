@@ -31,6 +31,8 @@ type storeReader interface {
 	ListEvents(ctx context.Context, f store.EventFilter) ([]schemas.Event, error)
 	ScanIncidentEvents(ctx context.Context, incidentID string, fn func(schemas.Event) error) error
 	RuleRecords(ctx context.Context) ([]store.RuleRecord, error)
+	GetRule(ctx context.Context, id string) (*store.RuleRecord, error)
+	ListActions(ctx context.Context, incidentID string, since time.Time, limit int) ([]schemas.ActionRecord, []string, error)
 	People(ctx context.Context, names []string) ([]oncall.Person, error)
 	GetPerson(ctx context.Context, name string) (*oncall.Person, error)
 	Schedules(ctx context.Context) ([]oncall.Schedule, error)
@@ -285,4 +287,18 @@ func (ar apiReader) IncidentGroups(ctx context.Context, since time.Time, severit
 	}
 	err := ar.get(ctx, "/api/v1/stats/groups?"+q.Encode(), &out)
 	return out.Groups, err
+}
+
+// GetRule reads one stored rule; a 404 is store.ErrNotFound, as from the store.
+func (ar apiReader) GetRule(ctx context.Context, id string) (*store.RuleRecord, error) {
+	var rec store.RuleRecord
+	err := ar.get(ctx, "/api/v1/rules/"+url.PathEscape(id), &rec)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return nil, fmt.Errorf("%w: %s", store.ErrNotFound, ae.Msg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &rec, nil
 }

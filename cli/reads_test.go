@@ -35,7 +35,7 @@ func TestCLIReadsGoThroughTheAPIOnceTokensExist(t *testing.T) {
 	t.Cleanup(func() { _ = st.Close() })
 	now := time.Now().UTC().Truncate(time.Second)
 	resolvedAt := now.Add(-time.Minute)
-	inc := schemas.Incident{IncidentID: "inc_1", Fingerprint: "error_burst/api", IncidentType: "error_burst", Severity: schemas.SeverityHigh,
+	inc := schemas.Incident{IncidentID: "inc_1", RuleID: "error_burst", Fingerprint: "error_burst/api", IncidentType: "error_burst", Severity: schemas.SeverityHigh,
 		Status: schemas.StatusResolved, Title: "API errors", Source: "api", DetectedAt: now.Add(-time.Hour), ResolvedAt: &resolvedAt,
 		WorkflowID: "incident/error_burst/api", RunID: "r1", Version: 1}
 	require.NoError(t, st.SaveIncident(ctx, &inc,
@@ -117,6 +117,8 @@ func TestCLIReadsGoThroughTheAPIOnceTokensExist(t *testing.T) {
 		{"incidents rules review", []string{"incidents", "rules", "review", "--since", from, "-o", "json"}, `"error_burst"`},
 		{"procedures record", []string{"procedures", "record", "inc_1"}, "inc_1"},
 		{"incidents stats", []string{"incidents", "stats", "--by-severity", "-o", "json"}, `"mttr`},
+		{"incidents mitigate --list-actions", []string{"incidents", "mitigate", "inc_1", "--list-actions", "-o", "json"}, `"restart_service"`},
+		{"incidents mitigate --dry-run", []string{"incidents", "mitigate", "inc_1", "--action", "restart_service", "--dry-run", "-o", "json"}, `"status"`},
 		{"incidents watch", []string{"incidents", "watch", "--count", "1"}, "inc_2"},
 	}
 	clock := regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d  `) // watch's lines start with the time of the look
