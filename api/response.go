@@ -9,9 +9,16 @@ package api
 //	POST /api/v1/incidents/{id}/update           {"status", "severity", "title", "note", "by"} -> incident
 //	GET  /api/v1/incidents/{id}/approvals        -> pending approvals (asks the workflow)
 //	GET  /api/v1/audit?since=&actor=&incident_id= -> audit rows (admin)
+//	GET  /api/v1/incidents/{id}/events           -> every attached event, oldest first
+//	GET  /api/v1/incidents/{id}/postmortem       -> {"incident_id", "markdown", "written_at"}
+//	GET  /api/v1/activity?incident_id=&since=&kind=&exclude_kind=&last= -> timeline entries
+//	GET  /api/v1/actions?incident_id=&since=&last= -> remediation action runs
+//	GET  /api/v1/stats/groups?since=&severity=   -> incident counts and time sums (`incidents stats`)
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -199,5 +206,125 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"audit": nonNil(rows)})
+	return nil
+}
+
+// incidentEvents lists every event attached to an incident, oldest first (what
+// `incidents get --full` shows). The store reads them page by page.
+func (s *Server) incidentEvents(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := s.m.Store().GetIncident(r.Context(), id); err != nil {
+		return err
+	}
+	events := []schemas.Event{}
+	if err := s.m.Store().ScanIncidentEvents(r.Context(), id, func(e schemas.Event) error {
+		events = append(events, e)
+		return nil
+	}); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": events})
+	return nil
+}
+
+// activity lists the latest timeline entries across incidents, oldest first (what
+// `incidents history` shows): incident_id, since, kind and exclude_kind (repeatable),
+// last (default 100, at most 10,000).
+func (s *Server) activity(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := store.ActivityFilter{IncidentID: q.Get("incident_id"), Kinds: q["kind"], ExcludeKinds: q["exclude_kind"]}
+	var err error
+	if f.Since, err = sinceParam(q.Get("since")); err != nil {
+		return err
+	}
+	if f.Last, err = intParam(q.Get("last"), "last"); err != nil {
+		return err
+	}
+	entries, err := s.m.Store().Activity(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"activity": nonNil(entries)})
+	return nil
+}
+
+// ActionRun is one remediation action run with its incident.
+type ActionRun struct {
+	IncidentID string `json:"incident_id"`
+	schemas.ActionRecord
+}
+
+// listActions lists the latest remediation action runs, oldest first (`incidents history
+// --remediation`): incident_id, since, last (default 100, at most 10,000).
+func (s *Server) listActions(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	since, err := sinceParam(q.Get("since"))
+	if err != nil {
+		return err
+	}
+	last, err := intParam(q.Get("last"), "last")
+	if err != nil {
+		return err
+	}
+	recs, ids, err := s.m.Store().ListActions(r.Context(), q.Get("incident_id"), since, last)
+	if err != nil {
+		return err
+	}
+	runs := make([]ActionRun, len(recs))
+	for i := range recs {
+		runs[i] = ActionRun{IncidentID: ids[i], ActionRecord: recs[i]}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"actions": runs})
+	return nil
+}
+
+// PostMortem is an incident's post-mortem, written when it is resolved.
+type PostMortem struct {
+	IncidentID string    `json:"incident_id"`
+	Markdown   string    `json:"markdown"`
+	WrittenAt  time.Time `json:"written_at"`
+}
+
+// postMortem serves an incident's post-mortem; 404 names the incident, or says it has
+// none yet.
+func (s *Server) postMortem(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if _, err := s.m.Store().GetIncident(r.Context(), id); err != nil {
+		return err
+	}
+	md, at, err := s.m.Store().PostMortem(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return &httpError{status: http.StatusNotFound, msg: fmt.Sprintf("incident %s has no post-mortem yet", id)}
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, PostMortem{IncidentID: id, Markdown: md, WrittenAt: at})
+	return nil
+}
+
+// AutoResolver is the actor the workflow records when it resolves an incident by itself
+// (workflows.SystemActor).
+const AutoResolver = "mahavishnu"
+
+// incidentGroups serves the per severity, status and type aggregates of the incidents
+// detected since a time, from which `incidents stats` computes its figures.
+func (s *Server) incidentGroups(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	since, err := sinceParam(q.Get("since"))
+	if err != nil {
+		return err
+	}
+	var sev schemas.Severity
+	if v := q.Get("severity"); v != "" {
+		if sev, err = schemas.ParseSeverity(v); err != nil {
+			return badRequest("severity: %s", err)
+		}
+	}
+	groups, err := s.m.Store().IncidentGroups(r.Context(), since, sev, AutoResolver)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"groups": nonNil(groups)})
 	return nil
 }

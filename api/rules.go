@@ -152,7 +152,11 @@ func (s *Server) reviewRules(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	revs, err := manager.Review(r.Context(), s.m.Store(), rules, manager.ReviewOptions{Since: since})
+	noisy, err := intParam(r.URL.Query().Get("noisy_fires"), "noisy_fires")
+	if err != nil {
+		return err
+	}
+	revs, err := manager.Review(r.Context(), s.m.Store(), rules, manager.ReviewOptions{Since: since, NoisyFires: noisy})
 	if err != nil {
 		return err
 	}

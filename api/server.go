@@ -129,6 +129,11 @@ func (s *Server) Handler() http.Handler {
 	handle("POST /api/v1/incidents/{id}/update", true, s.updateIncident)
 	handle("GET /api/v1/incidents/{id}/approvals", false, s.approvals)
 	handle("GET /api/v1/audit", false, s.listAudit)
+	handle("GET /api/v1/incidents/{id}/events", false, s.incidentEvents) // the CLI's reads (response.go)
+	handle("GET /api/v1/activity", false, s.activity)
+	handle("GET /api/v1/actions", false, s.listActions)
+	handle("GET /api/v1/incidents/{id}/postmortem", false, s.postMortem)
+	handle("GET /api/v1/stats/groups", false, s.incidentGroups)
 	// Issue 11, on call: people, schedules, overrides, heartbeats (oncall.go, heartbeats.go).
 	// Permissions: routePermissions in access.go (writes Administer, pings PostEvents).
 	handle("GET /api/v1/people", false, s.listPeople)

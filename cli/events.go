@@ -41,7 +41,7 @@ func eventsCommand(r *runtime) *cli.Command {
 						return fmt.Errorf("--since: %w", err)
 					}
 				}
-				st, err := r.Store(c.Context)
+				st, err := r.reader(c)
 				if err != nil {
 					return err
 				}

@@ -105,7 +105,7 @@ func heartbeatsListCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := r.Store(c.Context)
+			st, err := r.reader(c)
 			if err != nil {
 				return err
 			}
@@ -139,7 +139,7 @@ func heartbeatsShowCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := r.Store(c.Context)
+			st, err := r.reader(c)
 			if err != nil {
 				return err
 			}

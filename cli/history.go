@@ -2,7 +2,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -36,8 +39,19 @@ type historyQuery struct {
 	Last  int
 }
 
+// errAuditNotAllowed: the caller's token may not read the audit log, so history shows
+// the timelines alone (and says so on stderr).
+var errAuditNotAllowed = errors.New("the audit rows are left out: reading the audit log needs an admin token")
+
+// historyReader is what history reads: the store, or the API once tokens exist.
+type historyReader interface {
+	Activity(ctx context.Context, f store.ActivityFilter) ([]schemas.TimelineEntry, error)
+	Audit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
+	ListActions(ctx context.Context, incidentID string, since time.Time, limit int) ([]schemas.ActionRecord, []string, error)
+}
+
 // historySource returns its latest rows matching q, oldest first.
-type historySource func(ctx context.Context, st *store.Store, q historyQuery) ([]historyRow, error)
+type historySource func(ctx context.Context, st historyReader, q historyQuery) ([]historyRow, error)
 
 // historySources are merged by `incidents history`; add a source here to list more
 // (an audit log of configuration changes, say).
@@ -50,7 +64,7 @@ var historyNoise = []string{schemas.TimelineEventsAdded}
 // timelineHistory is the incidents' timelines: acknowledge, assign, approve, reject,
 // resolve, close, updates and notes, action runs, approval requests and expiries,
 // escalations, notifications sent or failed, stages.
-func timelineHistory(ctx context.Context, st *store.Store, q historyQuery) ([]historyRow, error) {
+func timelineHistory(ctx context.Context, st historyReader, q historyQuery) ([]historyRow, error) {
 	f := store.ActivityFilter{IncidentID: q.IncidentID, Since: q.Since, Kinds: q.Kinds, Last: q.Last}
 	if len(q.Kinds) == 0 {
 		f.ExcludeKinds = historyNoise
@@ -66,11 +80,16 @@ func timelineHistory(ctx context.Context, st *store.Store, q historyQuery) ([]hi
 	return rows, nil
 }
 
-// activityHistory merges the sources' rows, oldest first, and keeps the latest q.Last.
-func activityHistory(ctx context.Context, st *store.Store, q historyQuery) ([]historyRow, error) {
+// activityHistory merges the sources' rows, oldest first, and keeps the latest q.Last;
+// notes (a source left out) go to notes.
+func activityHistory(ctx context.Context, st historyReader, q historyQuery, notes io.Writer) ([]historyRow, error) {
 	var rows []historyRow
 	for _, src := range historySources {
 		more, err := src(ctx, st, q)
+		if errors.Is(err, errAuditNotAllowed) {
+			fmt.Fprintf(notes, "note: %s\n", err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -113,7 +132,7 @@ func historyCommand(r *runtime) *cli.Command {
 					return fmt.Errorf("--since: %w", err)
 				}
 			}
-			st, err := r.Store(c.Context)
+			st, err := r.historyReader(c)
 			if err != nil {
 				return err
 			}
@@ -121,7 +140,7 @@ func historyCommand(r *runtime) *cli.Command {
 				return remediationHistory(c, format, st, since)
 			}
 			rows, err := activityHistory(c.Context, st, historyQuery{IncidentID: c.String("incident"), Since: since,
-				Kinds: c.StringSlice("kind"), Last: c.Int("last")})
+				Kinds: c.StringSlice("kind"), Last: c.Int("last")}, c.App.ErrWriter)
 			if err != nil {
 				return err
 			}
@@ -153,7 +172,7 @@ func firstLine(s string) string {
 }
 
 // remediationHistory lists the action runs (history --remediation).
-func remediationHistory(c *cli.Context, format string, st *store.Store, since time.Time) error {
+func remediationHistory(c *cli.Context, format string, st historyReader, since time.Time) error {
 	recs, ids, err := st.ListActions(c.Context, c.String("incident"), since, c.Int("last"))
 	if err != nil {
 		return err
@@ -184,11 +203,16 @@ func remediationHistory(c *cli.Context, format string, st *store.Store, since ti
 
 // auditHistory is the audit log: every write through the API and every refused attempt,
 // as kind "audit". It is left out when --kind names only timeline kinds.
-func auditHistory(ctx context.Context, st *store.Store, q historyQuery) ([]historyRow, error) {
+func auditHistory(ctx context.Context, st historyReader, q historyQuery) ([]historyRow, error) {
 	if len(q.Kinds) > 0 && !slices.Contains(q.Kinds, "audit") {
 		return nil, nil
 	}
 	entries, err := st.Audit(ctx, store.AuditFilter{Since: q.Since, IncidentID: q.IncidentID, Limit: q.Last})
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == http.StatusForbidden {
+		// Through the API only admins read the audit log; others get the timelines.
+		return nil, errAuditNotAllowed
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -205,4 +229,16 @@ func auditHistory(ctx context.Context, st *store.Store, q historyQuery) ([]histo
 		rows = append(rows, historyRow{At: e.At, IncidentID: e.IncidentID, Kind: "audit", Actor: actor, Message: msg, Source: "audit"})
 	}
 	return rows, nil
+}
+
+// historyReader returns the store, or the API once reads must go through it.
+func (r *runtime) historyReader(c *cli.Context) (historyReader, error) {
+	viaAPI, err := r.readsThroughAPI(c)
+	if err != nil {
+		return nil, err
+	}
+	if viaAPI {
+		return apiReader{a: r.api()}, nil
+	}
+	return r.Store(c.Context)
 }

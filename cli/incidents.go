@@ -114,7 +114,7 @@ func getCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := r.Store(c.Context)
+			st, err := r.reader(c)
 			if err != nil {
 				return err
 			}
@@ -261,7 +261,7 @@ func timelineCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := r.Store(c.Context)
+			st, err := r.reader(c)
 			if err != nil {
 				return err
 			}

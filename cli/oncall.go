@@ -201,7 +201,7 @@ func schedulesListCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := r.Store(c.Context)
+			st, err := r.reader(c)
 			if err != nil {
 				return err
 			}
@@ -244,7 +244,7 @@ func schedulesShowCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := r.Store(c.Context)
+			st, err := r.reader(c)
 			if err != nil {
 				return err
 			}
@@ -299,7 +299,7 @@ func oncallWhoCommand(r *runtime) *cli.Command {
 					return fmt.Errorf("--at: %w", err)
 				}
 			}
-			st, err := r.Store(c.Context)
+			st, err := r.reader(c)
 			if err != nil {
 				return err
 			}
@@ -365,7 +365,7 @@ func oncallShowCommand(r *runtime) *cli.Command {
 					return fmt.Errorf("--from: %w", err)
 				}
 			}
-			st, err := r.Store(c.Context)
+			st, err := r.reader(c)
 			if err != nil {
 				return err
 			}
@@ -458,7 +458,7 @@ func overrideListCommand(r *runtime) *cli.Command {
 			if c.NArg() > 1 {
 				return fmt.Errorf("unexpected argument %q: usage: %s %s", c.Args().Get(1), c.Command.HelpName, c.Command.ArgsUsage)
 			}
-			st, err := r.Store(c.Context)
+			st, err := r.reader(c)
 			if err != nil {
 				return err
 			}

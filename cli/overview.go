@@ -124,7 +124,7 @@ type incidentStats struct {
 
 // autoResolver is the actor the workflow records when it resolves an incident by itself
 // (workflows.SystemActor; cli does not import the workflows package).
-const autoResolver = "mahavishnu"
+const autoResolver = api.AutoResolver
 
 // statsFromGroups adds up the store's incident groups (computed in SQL over every incident)
 // into the statistics of those groups keep says to.
@@ -185,7 +185,7 @@ func statsCommand(r *runtime) *cli.Command {
 					return fmt.Errorf("--since: %w", err)
 				}
 			}
-			st, err := r.Store(c.Context)
+			st, err := r.reader(c)
 			if err != nil {
 				return err
 			}
@@ -281,16 +281,12 @@ func watchCommand(r *runtime) *cli.Command {
 			if c.Duration("interval") < 100*time.Millisecond {
 				return fmt.Errorf("--interval: at least 100ms")
 			}
-			st, err := r.Store(c.Context)
-			if err != nil {
-				return err
-			}
 			seen := map[string]schemas.Incident{}
 			first := true
 			tick := time.NewTicker(c.Duration("interval"))
 			defer tick.Stop()
 			for n := 1; ; n++ {
-				incs, err := st.ListIncidents(c.Context, store.IncidentFilter{Limit: 500})
+				incs, err := r.listIncidents(c, store.IncidentFilter{Limit: 500})
 				if err != nil {
 					return err
 				}

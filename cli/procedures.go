@@ -129,7 +129,7 @@ func proceduresRecordCommand(r *runtime) *cli.Command {
 				return err
 			}
 			id := c.Args().First()
-			st, err := r.Store(c.Context)
+			st, err := r.reader(c)
 			if err != nil {
 				return err
 			}

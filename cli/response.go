@@ -53,7 +53,7 @@ func mitigateCommand(r *runtime) *cli.Command {
 				return err
 			}
 			id := c.Args().First()
-			st, err := r.Store(c.Context)
+			st, err := r.reader(c)
 			if err != nil {
 				return err
 			}
@@ -68,7 +68,7 @@ func mitigateCommand(r *runtime) *cli.Command {
 			action := c.String("action")
 			switch {
 			case c.Bool("list-actions") || action == "":
-				return r.listActions(c, format, inc, reg)
+				return r.listActions(c, format, inc, reg, st)
 			case c.Bool("dry-run"):
 				a, ok := reg.Get(action)
 				if !ok {
@@ -113,12 +113,12 @@ type actionRow struct {
 	State       string `json:"state"`
 }
 
-func (r *runtime) listActions(c *cli.Context, format string, inc *schemas.Incident, reg *remediation.Registry) error {
-	rule, err := storedRule(c.Context, r.store, inc.RuleID)
+func (r *runtime) listActions(c *cli.Context, format string, inc *schemas.Incident, reg *remediation.Registry, st storeReader) error {
+	rule, err := storedRule(c.Context, st, inc.RuleID)
 	if err != nil {
 		return err
 	}
-	recs, _, err := r.store.ListActions(c.Context, inc.IncidentID, time.Time{}, 1000)
+	recs, _, err := st.ListActions(c.Context, inc.IncidentID, time.Time{}, 1000)
 	if err != nil {
 		return err
 	}
@@ -155,7 +155,9 @@ func (r *runtime) listActions(c *cli.Context, format string, inc *schemas.Incide
 // storedRule is the rule an incident's actions come from, as the dashboard takes it: the
 // stored rule with this ID (edited with `rules update`, or a custom one), else the
 // built-in one.
-func storedRule(ctx context.Context, st *store.Store, id string) (schemas.Rule, error) {
+func storedRule(ctx context.Context, st interface {
+	GetRule(ctx context.Context, id string) (*store.RuleRecord, error)
+}, id string) (schemas.Rule, error) {
 	rec, err := st.GetRule(ctx, id)
 	switch {
 	case err == nil:
@@ -289,7 +291,7 @@ func postmortemCommand(r *runtime) *cli.Command {
 				return err
 			}
 			id := c.Args().First()
-			st, err := r.Store(c.Context)
+			st, err := r.reader(c)
 			if err != nil {
 				return err
 			}

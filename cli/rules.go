@@ -1,10 +1,10 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,8 +33,9 @@ func rulesCommand(r *runtime) *cli.Command {
 
 // ruleRecords returns the stored rules; before the manager's first start (nothing
 // stored yet) the configured rules, with seeded false.
-func (r *runtime) ruleRecords(ctx context.Context) (recs []store.RuleRecord, seeded bool, err error) {
-	st, err := r.Store(ctx)
+func (r *runtime) ruleRecords(c *cli.Context) (recs []store.RuleRecord, seeded bool, err error) {
+	ctx := c.Context
+	st, err := r.reader(c)
 	if err != nil {
 		return nil, false, err
 	}
@@ -51,8 +52,8 @@ func (r *runtime) ruleRecords(ctx context.Context) (recs []store.RuleRecord, see
 	return recs, false, nil
 }
 
-func (r *runtime) rules(ctx context.Context) ([]schemas.Rule, error) {
-	recs, _, err := r.ruleRecords(ctx)
+func (r *runtime) rules(c *cli.Context) ([]schemas.Rule, error) {
+	recs, _, err := r.ruleRecords(c)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +76,7 @@ func rulesListCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			recs, seeded, err := r.ruleRecords(c.Context)
+			recs, seeded, err := r.ruleRecords(c)
 			if err != nil {
 				return err
 			}
@@ -150,7 +151,7 @@ func rulesShowCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			recs, _, err := r.ruleRecords(c.Context)
+			recs, _, err := r.ruleRecords(c)
 			if err != nil {
 				return err
 			}
@@ -458,15 +459,7 @@ func rulesReviewCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return fmt.Errorf("--since: %w", err)
 			}
-			rules, err := r.rules(c.Context)
-			if err != nil {
-				return err
-			}
-			st, err := r.Store(c.Context)
-			if err != nil {
-				return err
-			}
-			revs, err := manager.Review(c.Context, st, rules, manager.ReviewOptions{Since: since, NoisyFires: c.Int("noisy-fires")})
+			revs, err := r.review(c, manager.ReviewOptions{Since: since, NoisyFires: c.Int("noisy-fires")})
 			if err != nil {
 				return err
 			}
@@ -498,4 +491,33 @@ func rulesReviewCommand(r *runtime) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// review reviews the rules on the store, or asks the API once tokens exist.
+func (r *runtime) review(c *cli.Context, opts manager.ReviewOptions) ([]manager.RuleReview, error) {
+	viaAPI, err := r.readsThroughAPI(c)
+	if err != nil {
+		return nil, err
+	}
+	if viaAPI {
+		q := url.Values{}
+		setSince(q, opts.Since)
+		if opts.NoisyFires > 0 {
+			q.Set("noisy_fires", strconv.Itoa(opts.NoisyFires))
+		}
+		var out api.ReviewResponse
+		if _, err := r.api().do(c.Context, http.MethodGet, "/api/v1/rules/review?"+q.Encode(), nil, &out); err != nil {
+			return nil, err
+		}
+		return out.Rules, nil
+	}
+	rules, err := r.rules(c)
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.Store(c.Context)
+	if err != nil {
+		return nil, err
+	}
+	return manager.Review(c.Context, st, rules, opts)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,24 +101,10 @@ func silencesListCommand(r *runtime) *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := r.Store(c.Context)
+			views, err := r.silenceViews(c)
 			if err != nil {
 				return err
 			}
-			now := time.Now()
-			list, err := st.Silences(c.Context, now, c.Bool("all"))
-			if err != nil {
-				return err
-			}
-			ids := make([]string, len(list))
-			for i := range list {
-				ids[i] = list[i].ID
-			}
-			counts, err := st.SilencedCounts(c.Context, ids)
-			if err != nil {
-				return err
-			}
-			views := api.NewSilenceViews(list, counts, now)
 			if format == outputJSON {
 				return writeJSON(c.App.Writer, views)
 			}
@@ -159,4 +146,40 @@ func silencesExpireCommand(r *runtime) *cli.Command {
 			return nil
 		},
 	}
+}
+
+// silenceViews lists the silences from the store, or through the API once tokens exist.
+func (r *runtime) silenceViews(c *cli.Context) ([]api.SilenceView, error) {
+	viaAPI, err := r.readsThroughAPI(c)
+	if err != nil {
+		return nil, err
+	}
+	if viaAPI {
+		var out struct {
+			Silences []api.SilenceView `json:"silences"`
+		}
+		path := "/api/v1/silences?all=" + strconv.FormatBool(c.Bool("all"))
+		if _, err := r.api().do(c.Context, http.MethodGet, path, nil, &out); err != nil {
+			return nil, err
+		}
+		return out.Silences, nil
+	}
+	st, err := r.Store(c.Context)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	list, err := st.Silences(c.Context, now, c.Bool("all"))
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(list))
+	for i := range list {
+		ids[i] = list[i].ID
+	}
+	counts, err := st.SilencedCounts(c.Context, ids)
+	if err != nil {
+		return nil, err
+	}
+	return api.NewSilenceViews(list, counts, now), nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -55,13 +56,11 @@ func statusCommand(r *runtime) *cli.Command {
 			default:
 				rep.Manager, rep.Health = "degraded", &h
 			}
-			if st, err := r.Store(c.Context); err == nil {
-				if counts, err := st.CountIncidentsByStatus(c.Context); err == nil {
-					rep.Incidents = counts
-					for s, n := range counts {
-						if s.Active() {
-							rep.Active += n
-						}
+			if counts, err := r.incidentCounts(c); err == nil {
+				rep.Incidents = counts
+				for s, n := range counts {
+					if s.Active() {
+						rep.Active += n
 					}
 				}
 			}
@@ -136,4 +135,29 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// incidentCounts counts the incidents by status, from the store or, once tokens exist,
+// from the API's aggregates.
+func (r *runtime) incidentCounts(c *cli.Context) (map[schemas.Status]int, error) {
+	viaAPI, err := r.readsThroughAPI(c)
+	if err != nil {
+		return nil, err
+	}
+	if !viaAPI {
+		st, err := r.Store(c.Context)
+		if err != nil {
+			return nil, err
+		}
+		return st.CountIncidentsByStatus(c.Context)
+	}
+	groups, err := apiReader{a: r.api()}.IncidentGroups(c.Context, time.Time{}, "", api.AutoResolver)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[schemas.Status]int{}
+	for _, g := range groups {
+		counts[schemas.Status(g.Status)] += g.Count
+	}
+	return counts, nil
 }

@@ -3,6 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,15 +55,7 @@ func testRuleCommand(r *runtime) *cli.Command {
 					return fmt.Errorf("--until: %w", err)
 				}
 			}
-			rules, err := r.rules(c.Context)
-			if err != nil {
-				return err
-			}
-			st, err := r.Store(c.Context)
-			if err != nil {
-				return err
-			}
-			res, err := manager.Backtest(c.Context, st, rules, opts)
+			res, err := r.backtest(c, opts)
 			if errors.Is(err, store.ErrNotFound) {
 				return fmt.Errorf("rule %s not found (see `mahavishnu incidents rules list`)", opts.RuleID)
 			}
@@ -97,4 +92,42 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// backtest runs the backtest on the store, or asks the API for it once tokens exist.
+func (r *runtime) backtest(c *cli.Context, opts manager.BacktestOptions) (*manager.BacktestResult, error) {
+	viaAPI, err := r.readsThroughAPI(c)
+	if err != nil {
+		return nil, err
+	}
+	if viaAPI {
+		q := url.Values{}
+		if opts.Threshold > 0 {
+			q.Set("threshold", strconv.Itoa(opts.Threshold))
+		}
+		if opts.WindowSeconds > 0 {
+			q.Set("time_window", strconv.Itoa(opts.WindowSeconds))
+		}
+		setSince(q, opts.Since)
+		q.Set("until", opts.Until.UTC().Format(time.RFC3339Nano))
+		var res manager.BacktestResult
+		_, err := r.api().do(c.Context, http.MethodGet, "/api/v1/rules/"+url.PathEscape(opts.RuleID)+"/backtest?"+q.Encode(), nil, &res)
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+			return nil, store.ErrNotFound
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &res, nil
+	}
+	rules, err := r.rules(c)
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.Store(c.Context)
+	if err != nil {
+		return nil, err
+	}
+	return manager.Backtest(c.Context, st, rules, opts)
 }
