@@ -174,6 +174,9 @@ func TestOpenAPIContract(t *testing.T) {
 	c.do("POST", "/api/v1/rules/disk_full/disable", `{"by":"alice"}`, true, 200)
 	c.do("POST", "/api/v1/rules/disk_full/enable", `{"by":"alice"}`, true, 200)
 	c.do("GET", "/api/v1/rules/review?since=24h", "", true, 200)
+	c.do("GET", "/api/v1/rules/review?since=24h&noisy_fires=1", "", true, 200)
+	c.do("GET", "/api/v1/rules/review?noisy_fires=many", "", false, 400)
+	c.do("GET", "/api/v1/rules/review?since=soon", "", true, 400)
 	c.do("GET", "/api/v1/rules/error_burst/backtest?threshold=2&time_window=60&since=1h", "", true, 200)
 	c.do("GET", "/api/v1/rules/nope/backtest", "", true, 404)
 
@@ -265,12 +268,74 @@ func exerciseResponse(t *testing.T, c *contract, m *manager.Manager) {
 	withDeclare.do("POST", "/api/v1/incidents", `{"type":"error_burst","severity":"high","title":"t"}`, true, 400) // by, without a token
 	withDeclare.do("POST", "/api/v1/incidents", `{"type":"error_burst","severity":"high","title":"t","by":"alice","sev":1}`, false, 400)
 
+	exerciseReads(t, c, m)
+
 	// The audit log holds the writes above, refusals included.
 	body := c.do("GET", "/api/v1/audit", "", true, 200)
 	require.Contains(t, string(body), `"action": "POST /api/v1/incidents/{id}/mitigate"`)
 	c.do("GET", "/api/v1/audit?since=1h&actor=alice&incident_id=inc_contract&result=failed&limit=10", "", true, 200)
 	c.do("GET", "/api/v1/audit?since=soon", "", true, 400)
 	c.do("GET", "/api/v1/audit?limit=many", "", false, 400)
+}
+
+// exerciseReads sends the CLI's reads of issue 10 (events, post-mortem, activity, action
+// runs, incident aggregates), seeding through the store what each answers with.
+func exerciseReads(t *testing.T, c *contract, m *manager.Manager) {
+	ctx := context.Background()
+	st := m.Store()
+	now := time.Now().UTC().Truncate(time.Second)
+
+	// Events attached to inc_contract, oldest first.
+	evs := []schemas.Event{
+		{EventID: "evt_contract_1", Timestamp: now.Add(-2 * time.Minute), EventType: "error", Source: "api", Severity: schemas.SeverityHigh,
+			Message: "first", Metadata: map[string]any{"k": 1}, Component: "db"},
+		{EventID: "evt_contract_2", Timestamp: now.Add(-time.Minute), EventType: "error", Source: "api", Severity: schemas.SeverityHigh, Component: "db"},
+	}
+	_, err := st.InsertEvents(ctx, evs, now)
+	require.NoError(t, err)
+	_, err = st.AttachEvents(ctx, "inc_contract", []string{"evt_contract_1", "evt_contract_2"})
+	require.NoError(t, err)
+	body := c.do("GET", "/api/v1/incidents/inc_contract/events", "", true, 200)
+	require.Regexp(t, `(?s)"evt_contract_1".*"evt_contract_2"`, string(body))
+	c.do("GET", "/api/v1/incidents/inc_nope/events", "", true, 404)
+
+	// The post-mortem: 404 before one is written, for a missing incident, then 200.
+	c.do("GET", "/api/v1/incidents/inc_contract/postmortem", "", true, 404)
+	c.do("GET", "/api/v1/incidents/inc_nope/postmortem", "", true, 404)
+	require.NoError(t, st.SavePostMortem(ctx, "inc_contract", "# Post-mortem\n\nerrors", now))
+	body = c.do("GET", "/api/v1/incidents/inc_contract/postmortem", "", true, 200)
+	require.Contains(t, string(body), `"incident_id": "inc_contract"`)
+	require.Contains(t, string(body), `"written_at": "`)
+
+	// Activity: the timeline entries across incidents.
+	body = c.do("GET", "/api/v1/activity", "", true, 200)
+	require.Contains(t, string(body), `"incident_id": "inc_contract"`)
+	body = c.do("GET", "/api/v1/activity?incident_id=inc_contract&since=7d&kind="+schemas.TimelineNote+"&kind="+schemas.TimelineClosed+
+		"&exclude_kind="+schemas.TimelineDetected+"&exclude_kind="+schemas.TimelineResolved+"&last=10", "", true, 200)
+	require.Contains(t, string(body), `"message": "looking"`)
+	c.do("GET", "/api/v1/activity?since=soon", "", true, 400)
+	c.do("GET", "/api/v1/activity?last=many", "", false, 400)
+
+	// Remediation action runs, with their incident.
+	rec := schemas.ActionRecord{Action: "clear_cache", Attempt: 1, Actor: "alice", At: now}
+	_, started, err := st.BeginAction(ctx, "inc_contract", rec)
+	require.NoError(t, err)
+	require.True(t, started)
+	rec.Status, rec.Output, rec.DurationMS = "succeeded", "ok", 12
+	require.NoError(t, st.FinishAction(ctx, "inc_contract", rec))
+	body = c.do("GET", "/api/v1/actions", "", true, 200)
+	require.Contains(t, string(body), `"incident_id": "inc_contract"`)
+	require.Contains(t, string(body), `"action": "clear_cache"`)
+	c.do("GET", "/api/v1/actions?incident_id=inc_contract&since=1h&last=5", "", true, 200)
+	c.do("GET", "/api/v1/actions?since=soon", "", true, 400)
+	c.do("GET", "/api/v1/actions?last=many", "", false, 400)
+
+	// Incident aggregates.
+	body = c.do("GET", "/api/v1/stats/groups", "", true, 200)
+	require.Contains(t, string(body), `"IncidentType": "error_burst"`)
+	c.do("GET", "/api/v1/stats/groups?since=7d&severity=HIGH", "", true, 200)
+	c.do("GET", "/api/v1/stats/groups?severity=urgent", "", true, 400)
+	c.do("GET", "/api/v1/stats/groups?since=soon", "", true, 400)
 }
 
 // exerciseOnCall sends issue 11's people, schedules, overrides and heartbeats.
