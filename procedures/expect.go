@@ -75,13 +75,17 @@ type PersonExpect struct {
 }
 
 // EscalatedExpect checks an escalation: the level reached, and the channels and targets
-// its notification reached. (People paged through on-call schedules belong here too.)
+// its notification reached, and the people paged at that level.
 type EscalatedExpect struct {
 	When     `yaml:",inline"`
 	Level    int      `yaml:"level"`
 	Name     string   `yaml:"name,omitempty"`
 	Channels []string `yaml:"channels,omitempty"`
 	Targets  []string `yaml:"targets,omitempty"`
+	// Paged is the exact set of people paged at this level through the level's schedules
+	// and people (issue 11), resolved when the level fired; [] says nobody. Unset means
+	// not checked.
+	Paged []string `yaml:"paged,omitempty"`
 }
 
 // ApprovalExpect checks an approval request or its expiry.
