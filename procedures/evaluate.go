@@ -64,7 +64,8 @@ func evaluate(e *Expect, o *runObs) Check {
 		}
 	case e.Escalated != nil:
 		x := e.Escalated
-		what, w = fmt.Sprintf("escalation to level %d", x.Level), &x.When
+		level := *x.Level
+		what, w = fmt.Sprintf("escalation to level %d", level), &x.When
 		what += attrs("name", x.Name, "channels", strings.Join(x.Channels, ", "), "targets", strings.Join(x.Targets, ", "))
 		if x.Paged != nil {
 			what += " paging " + orNobody(x.Paged)
@@ -72,8 +73,8 @@ func evaluate(e *Expect, o *runObs) Check {
 		for _, esc := range o.escalations() {
 			miss := ""
 			switch {
-			case esc.level != x.Level:
-				miss = fmt.Sprintf("level %d, not %d", esc.level, x.Level)
+			case esc.level != level:
+				miss = fmt.Sprintf("level %d, not %d", esc.level, level)
 			case x.Name != "" && !strings.EqualFold(x.Name, esc.name):
 				miss = fmt.Sprintf("name %s, not %s", orNone(esc.name), x.Name)
 			case len(missing(x.Channels, esc.channels)) > 0:

@@ -176,8 +176,12 @@ func Record(r Recorded) (*Scenario, error) {
 			if m := reEscalated.FindStringSubmatch(e.Message); m != nil {
 				var level int
 				fmt.Sscanf(m[1], "%d", &level)
-				expect = append(expect, Expect{Escalated: &EscalatedExpect{Level: level, Name: m[2],
+				expect = append(expect, Expect{Escalated: &EscalatedExpect{Level: &level, Name: m[2],
 					Paged: paged[pageKey{e.At.UnixNano(), m[1]}], When: When{After: from(e.At), Within: bound(e.At)}}})
+			} else if m := reOpeningPage.FindStringSubmatch(e.Message); m != nil {
+				level := 0
+				expect = append(expect, Expect{Escalated: &EscalatedExpect{Level: &level, Name: m[1],
+					Paged: paged[pageKey{e.At.UnixNano(), "0"}], When: When{Within: bound(e.At)}}})
 			}
 		case schemas.TimelineApprovalReq:
 			if m := reApproval.FindStringSubmatch(e.Message); m != nil {

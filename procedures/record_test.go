@@ -27,6 +27,8 @@ func TestRecordRoundTrip(t *testing.T) {
 	timeline := []schemas.TimelineEntry{
 		{At: at(0), Kind: schemas.TimelineDetected, Message: "HIGH incident detected by rule error_burst for api (10 events)"},
 		{At: at(0), Kind: schemas.TimelineStageStarted, Key: "stage/contain/started"},
+		{At: at(0), Kind: schemas.TimelineEscalated, Key: "escalated/opening/2", Message: "paging level 0 (primary) for the new incident: frank"},
+		{At: at(0), Kind: schemas.TimelinePaged, Message: "paged frank at level 0 (primary) via schedule leads (layer 1, override o1)"},
 		{At: at(time.Second), Kind: schemas.TimelineApprovalReq, Message: "approval needed to run restart_service: `mahavishnu ...` (expires in 5m0s)"},
 		{At: at(time.Second), Kind: schemas.TimelineNotified, Actor: "log", Message: "opened notification sent to log"},
 		{At: at(90 * time.Second), Kind: schemas.TimelineApproved, Actor: "bob", Message: "restart_service approved by bob"},
@@ -71,14 +73,21 @@ func TestRecordRoundTrip(t *testing.T) {
 	require.Equal(t, []string{"+1m30s approve restart_service by bob", "+2m acknowledge by alice", "+3m assign to dave", "+30m resolve by alice"}, steps)
 	require.Equal(t, "restarted", back.Responders[3].Resolve.Notes)
 	require.Equal(t, "high", back.Expect[0].Opened.Severity)
-	var esc *EscalatedExpect
+	var esc, opening *EscalatedExpect
 	for _, e := range back.Expect {
 		if e.Escalated != nil {
+			if opening == nil {
+				opening = e.Escalated
+			}
 			esc = e.Escalated
 		}
 	}
+	require.NotNil(t, opening)
+	require.Equal(t, 0, *opening.Level, "the level paged at the opening")
+	require.Equal(t, "primary", opening.Name)
+	require.Equal(t, []string{"frank"}, opening.Paged)
 	require.NotNil(t, esc)
-	require.Equal(t, 1, esc.Level)
+	require.Equal(t, 1, *esc.Level)
 	require.Equal(t, "tech-lead", esc.Name)
 	require.Equal(t, []string{"bob", "erin"}, esc.Paged, "the people paged with the escalation, not those of another level")
 	require.Equal(t, Duration(14*time.Minute), *esc.After)
