@@ -149,7 +149,16 @@ func proceduresRecordCommand(r *runtime) *cli.Command {
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
-			sc, err := procedures.Record(procedures.Recorded{Incident: *inc, Events: events, Timeline: timeline, PostMortem: md})
+			rec := procedures.Recorded{Incident: *inc, Events: events, Timeline: timeline, PostMortem: md}
+			if procedures.Pages(timeline) {
+				if rec.People, err = st.People(c.Context, nil); err != nil {
+					return err
+				}
+				if rec.Schedules, err = st.Schedules(c.Context); err != nil {
+					return err
+				}
+			}
+			sc, err := procedures.Record(rec)
 			if err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -237,4 +238,57 @@ func TestProceduresTestCommand(t *testing.T) {
 	require.Len(t, results, 1)
 	require.True(t, results[0].Passed())
 	require.Len(t, results[0].Checks, 2)
+}
+
+// TestProcedurePaged checks escalated's paged (issue 11's escalation to people) on the
+// on-call example: the secondary level fires after the rotation's handoff, so dave, not
+// carol, is paged; the mutated copy expecting carol fails saying who was paged.
+func TestProcedurePaged(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "procedures", "examples", "24_oncall_handoff.yaml"))
+	require.NoError(t, err)
+	const want = "paged: [dave], at: 15m}"
+	require.Contains(t, string(data), want)
+	res := runScenario(t, string(data))
+	require.True(t, res.Passed(), report(t, res))
+
+	mutated := strings.Replace(string(data), want, "paged: [carol], at: 15m}", 1)
+	res = runScenario(t, mutated)
+	require.False(t, res.Passed(), report(t, res))
+	var failed []procedures.Check
+	for _, c := range res.Checks {
+		if !c.Passed {
+			failed = append(failed, c)
+		}
+	}
+	require.Len(t, failed, 1, report(t, res))
+	c := failed[0]
+	require.Equal(t, "escalation to level 1 (name secondary, channels pagerduty, slack) paging carol at +15m±1s", c.Expected)
+	require.Equal(t, "none like it; instead level 0 (primary) via log, slack paging frank at +0s (level 0, not 1); "+
+		"level 1 (secondary) via log, slack, pagerduty paging dave at +15m (paged dave, not carol)", c.Happened)
+
+	// Nobody paged: the level names only targets, and paged: [] says nobody.
+	nobody := strings.Replace(string(data), want, "paged: [], at: 15m}", 1)
+	res = runScenario(t, nobody)
+	require.Contains(t, report(t, res), "(paged dave, not nobody)")
+
+	// Without the directory and schedules the level pages nobody it can find.
+	noOnCall := string(data)[:strings.Index(string(data), "oncall:")] + string(data)[strings.Index(string(data), "events:"):]
+	res = runScenario(t, noOnCall)
+	require.False(t, res.Passed())
+	require.Contains(t, report(t, res), "(paged nobody, not dave)")
+}
+
+func TestProcedureOnCallDecodedStrictly(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "procedures", "examples", "24_oncall_handoff.yaml"))
+	require.NoError(t, err)
+	s := string(data)
+	line := 1 + strings.Count(s[:strings.Index(s, "slack_user: UDAVE")], "\n")
+	_, err = procedures.Parse("bad.yaml", []byte(strings.Replace(s, "slack_user: UDAVE", "slak_user: UDAVE", 1)))
+	require.ErrorContains(t, err, fmt.Sprintf(`bad.yaml: line %d: unknown field "slak_user"`, line))
+	_, err = procedures.Parse("bad.yaml", []byte(strings.Replace(s, `handoff: "mon 09:10", time_zone: UTC, start: 2025-12-29T09:10:00Z}
+      overrides`, `handoff: "mon 09:10", time_zone: Mars/Olympus, start: 2025-12-29T09:10:00Z}
+      overrides`, 1)))
+	require.EqualError(t, err, `bad.yaml: oncall.schedules[0].layers[0].time_zone: unknown zone "Mars/Olympus"`)
+	_, err = procedures.Parse("bad.yaml", []byte(strings.Replace(s, "{person: frank, from:", "{layer: 2, person: frank, from:", 1)))
+	require.EqualError(t, err, `bad.yaml: oncall.schedules[0].overrides[0].layer: schedule payments-primary has layers 1 to 1, got 2`)
 }

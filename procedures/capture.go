@@ -90,7 +90,7 @@ func newCapture(cfg *config.Config, now func() time.Time, logger *slog.Logger) (
 
 func request(in activities.NotifyInput) notify.Request {
 	return notify.Request{Incident: in.Incident, Kind: notify.Kind(in.Kind), Text: in.Text, At: in.At,
-		Channels: in.Channels, Targets: in.Targets}
+		Channels: in.Channels, Targets: in.Targets, People: in.People}
 }
 
 // Route implements activities.Notifications.

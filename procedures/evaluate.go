@@ -64,19 +64,25 @@ func evaluate(e *Expect, o *runObs) Check {
 		}
 	case e.Escalated != nil:
 		x := e.Escalated
-		what, w = fmt.Sprintf("escalation to level %d", x.Level), &x.When
+		level := *x.Level
+		what, w = fmt.Sprintf("escalation to level %d", level), &x.When
 		what += attrs("name", x.Name, "channels", strings.Join(x.Channels, ", "), "targets", strings.Join(x.Targets, ", "))
+		if x.Paged != nil {
+			what += " paging " + orNobody(x.Paged)
+		}
 		for _, esc := range o.escalations() {
 			miss := ""
 			switch {
-			case esc.level != x.Level:
-				miss = fmt.Sprintf("level %d, not %d", esc.level, x.Level)
+			case esc.level != level:
+				miss = fmt.Sprintf("level %d, not %d", esc.level, level)
 			case x.Name != "" && !strings.EqualFold(x.Name, esc.name):
 				miss = fmt.Sprintf("name %s, not %s", orNone(esc.name), x.Name)
 			case len(missing(x.Channels, esc.channels)) > 0:
 				miss = "not sent to " + strings.Join(missing(x.Channels, esc.channels), ", ")
 			case len(missing(x.Targets, esc.targets)) > 0:
 				miss = strings.Join(missing(x.Targets, esc.targets), ", ") + " not paged"
+			case x.Paged != nil && !sameSet(x.Paged, esc.paged):
+				miss = "paged " + orNobody(esc.paged) + ", not " + orNobody(x.Paged)
 			}
 			occ = append(occ, occurrence{at: esc.at.Sub(o.detectedAt), desc: esc.describe(), miss: miss})
 		}
@@ -179,7 +185,26 @@ type escalation struct {
 	name     string
 	channels []string
 	targets  []string
+	paged    []string
 	last     bool
+}
+
+// rePaged reads a "paged" timeline entry: "paged bob at level 1 (secondary) via ...".
+var reOpeningPage = regexp.MustCompile(`^paging level 0 \(([^)]*)\) for the new incident`)
+
+var rePaged = regexp.MustCompile(`^paged (\S+) at level (\d+) `)
+
+// orNobody lists people, or says nobody.
+func orNobody(people []string) string {
+	if len(people) == 0 {
+		return "nobody"
+	}
+	return strings.Join(people, ", ")
+}
+
+// sameSet says whether a and b hold the same names (case-insensitive), in any order.
+func sameSet(a, b []string) bool {
+	return len(missing(a, b)) == 0 && len(missing(b, a)) == 0
 }
 
 func (e escalation) describe() string {
@@ -196,6 +221,9 @@ func (e escalation) describe() string {
 	if len(e.targets) > 0 {
 		s += " to " + strings.Join(e.targets, ", ")
 	}
+	if len(e.paged) > 0 {
+		s += " paging " + strings.Join(e.paged, ", ")
+	}
 	return s
 }
 
@@ -211,6 +239,15 @@ func (o *observed) escalations() []escalation {
 			esc := escalation{at: e.At, level: s.incident.EscalationLevel, name: s.incident.EscalationName,
 				last: s.incident.EscalationLevel == prev}
 			prev = s.incident.EscalationLevel
+			// Level 0 paged when the incident opened (issue 11) is no "no further level".
+			if m := reOpeningPage.FindStringSubmatch(e.Message); m != nil && strings.HasPrefix(e.Key, schemas.TimelineEscalated+"/opening/") {
+				esc.level, esc.name, esc.last = 0, m[1], false
+			}
+			for _, p := range s.entries {
+				if m := rePaged.FindStringSubmatch(p.Message); p.Kind == schemas.TimelinePaged && m != nil {
+					esc.paged = append(esc.paged, m[1])
+				}
+			}
 			for _, n := range o.notes {
 				if n.in.Kind == activities.NotifyEscalated && n.in.At.Equal(e.At) {
 					esc.targets = n.in.Targets

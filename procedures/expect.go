@@ -75,13 +75,19 @@ type PersonExpect struct {
 }
 
 // EscalatedExpect checks an escalation: the level reached, and the channels and targets
-// its notification reached. (People paged through on-call schedules belong here too.)
+// its notification reached, and the people paged at that level.
 type EscalatedExpect struct {
-	When     `yaml:",inline"`
-	Level    int      `yaml:"level"`
+	When `yaml:",inline"`
+	// Level is required: 1 or more, or 0 for the level paged when the incident opens
+	// (a level naming schedules or people).
+	Level    *int     `yaml:"level"`
 	Name     string   `yaml:"name,omitempty"`
 	Channels []string `yaml:"channels,omitempty"`
 	Targets  []string `yaml:"targets,omitempty"`
+	// Paged is the exact set of people paged at this level through the level's schedules
+	// and people (issue 11), resolved when the level fired; [] says nobody. Unset means
+	// not checked.
+	Paged []string `yaml:"paged,omitempty"`
 }
 
 // ApprovalExpect checks an approval request or its expiry.
@@ -191,8 +197,10 @@ func (e *Expect) validate() error {
 		}
 	case e.Stage != nil && !slices.Contains(stageNames, e.Stage.Name):
 		return fmt.Errorf("stage.name: want one of %s, got %q", strings.Join(stageNames, ", "), e.Stage.Name)
-	case e.Escalated != nil && e.Escalated.Level < 1:
-		return errors.New("escalated.level: want 1 or more (level 0 is told when the incident opens)")
+	case e.Escalated != nil && e.Escalated.Level == nil:
+		return errors.New("escalated.level: is required (0 is the level paged when the incident opens)")
+	case e.Escalated != nil && *e.Escalated.Level < 0:
+		return errors.New("escalated.level: must not be negative")
 	case e.ApprovalRequested != nil && e.ApprovalRequested.Action == "":
 		return errors.New("approval_requested.action: is required")
 	case e.ApprovalExpired != nil && e.ApprovalExpired.Action == "":

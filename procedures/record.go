@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mahavishnu/mahavishnu/oncall"
 	"github.com/mahavishnu/mahavishnu/schemas"
 	"github.com/mahavishnu/mahavishnu/workflows"
 )
@@ -19,6 +20,44 @@ type Recorded struct {
 	Timeline []schemas.TimelineEntry
 	// PostMortem is the stored post-mortem (empty when none).
 	PostMortem string
+	// People and Schedules are the on-call directory and schedules as stored now; when the
+	// incident paged people they become the scenario's oncall section, so the recorded
+	// paged expectations can be met.
+	People    []oncall.Person
+	Schedules []oncall.Schedule
+}
+
+// Pages says whether a timeline paged people (issue 11), so Record needs the directory
+// and schedules.
+func Pages(timeline []schemas.TimelineEntry) bool {
+	return slices.ContainsFunc(timeline, func(e schemas.TimelineEntry) bool { return e.Kind == schemas.TimelinePaged })
+}
+
+// onCallSpec writes the stored directory and schedules as a scenario's oncall section.
+func onCallSpec(people []oncall.Person, schedules []oncall.Schedule) *OnCallSpec {
+	if len(people) == 0 && len(schedules) == 0 {
+		return nil
+	}
+	o := &OnCallSpec{}
+	for _, p := range people {
+		o.People = append(o.People, PersonSpec{Name: p.Name, Email: p.Email, SlackUser: p.SlackUser,
+			ChatHandle: p.ChatHandle, Phone: p.Phone, TimeZone: p.TimeZone, Role: string(p.Role)})
+	}
+	for _, sc := range schedules {
+		spec := ScheduleSpec{Name: sc.Name}
+		for _, l := range sc.Layers {
+			spec.Layers = append(spec.Layers, LayerSpec{People: l.People, Rotation: l.Rotation, Every: l.Every,
+				Handoff: l.Handoff, TimeZone: l.TimeZone, Start: l.Start.UTC()})
+		}
+		// The oncall section's later overrides win, as the latest created does in the store.
+		ovs := slices.Clone(sc.Overrides)
+		slices.SortStableFunc(ovs, func(a, b oncall.Override) int { return a.CreatedAt.Compare(b.CreatedAt) })
+		for _, ov := range ovs {
+			spec.Overrides = append(spec.Overrides, OverrideSpec{Layer: ov.Layer, Person: ov.Person, From: ov.From.UTC(), To: ov.To.UTC()})
+		}
+		o.Schedules = append(o.Schedules, spec)
+	}
+	return o
 }
 
 // RecordSlack is added to every observed time a recorded expectation bounds: a real run
@@ -51,6 +90,9 @@ func Record(r Recorded) (*Scenario, error) {
 			inc.IncidentID, inc.IncidentType, inc.DetectedAt.UTC().Format(time.RFC3339)),
 		Start: start,
 	}
+	if Pages(r.Timeline) {
+		sc.OnCall = onCallSpec(r.People, r.Schedules)
+	}
 	for _, ev := range events {
 		spec := EventSpec{At: Duration(ev.Timestamp.Sub(start)), EventType: ev.EventType, Source: ev.Source,
 			Severity: string(ev.Severity), Message: ev.Message, CorrelationID: ev.CorrelationID, Metadata: ev.Metadata}
@@ -76,6 +118,20 @@ func Record(r Recorded) (*Scenario, error) {
 	severity := inc.Severity
 	stages := map[string]bool{}
 	notified := map[string]bool{}
+	// The people paged at each escalation: "paged" entries written with it, at its time.
+	type pageKey struct {
+		at    int64
+		level string
+	}
+	paged := map[pageKey][]string{}
+	for _, e := range r.Timeline {
+		if m := rePaged.FindStringSubmatch(e.Message); e.Kind == schemas.TimelinePaged && m != nil {
+			k := pageKey{e.At.UnixNano(), m[2]}
+			if !slices.Contains(paged[k], m[1]) {
+				paged[k] = append(paged[k], m[1])
+			}
+		}
+	}
 	var expect []Expect
 	for _, e := range r.Timeline {
 		switch e.Kind {
@@ -120,8 +176,12 @@ func Record(r Recorded) (*Scenario, error) {
 			if m := reEscalated.FindStringSubmatch(e.Message); m != nil {
 				var level int
 				fmt.Sscanf(m[1], "%d", &level)
-				expect = append(expect, Expect{Escalated: &EscalatedExpect{Level: level, Name: m[2],
-					When: When{After: from(e.At), Within: bound(e.At)}}})
+				expect = append(expect, Expect{Escalated: &EscalatedExpect{Level: &level, Name: m[2],
+					Paged: paged[pageKey{e.At.UnixNano(), m[1]}], When: When{After: from(e.At), Within: bound(e.At)}}})
+			} else if m := reOpeningPage.FindStringSubmatch(e.Message); m != nil {
+				level := 0
+				expect = append(expect, Expect{Escalated: &EscalatedExpect{Level: &level, Name: m[1],
+					Paged: paged[pageKey{e.At.UnixNano(), "0"}], When: When{Within: bound(e.At)}}})
 			}
 		case schemas.TimelineApprovalReq:
 			if m := reApproval.FindStringSubmatch(e.Message); m != nil {

@@ -315,6 +315,9 @@ func (r *Runner) run(ctx context.Context, sc *Scenario) (*runObs, []StepOutcome,
 		return nil, nil, fmt.Errorf("open the scenario's store: %w", err)
 	}
 	defer st.Close()
+	if err := sc.OnCall.write(ctx, st); err != nil {
+		return nil, nil, err
+	}
 	if _, err := st.InsertEvents(ctx, events, start); err != nil {
 		return nil, nil, fmt.Errorf("store the events: %w", err)
 	}

@@ -43,7 +43,9 @@ type Scenario struct {
 	Start time.Time `yaml:"start,omitempty"`
 	// Duration is how long after the opening the incident is followed (default 24h); an
 	// incident still open then is cancelled and the expectations are checked.
-	Duration   Duration    `yaml:"duration,omitempty"`
+	Duration Duration `yaml:"duration,omitempty"`
+	// OnCall is the people directory and schedules the escalation policy pages through.
+	OnCall     *OnCallSpec `yaml:"oncall,omitempty"`
 	Events     []EventSpec `yaml:"events"`
 	Responders []Step      `yaml:"responders,omitempty"`
 	Expect     []Expect    `yaml:"expect"`
@@ -320,6 +322,9 @@ func (sc *Scenario) validate() error {
 		case strings.Contains(k, ","):
 			add(st.line, "responders[%d]: one action per step, got %s", i, k)
 		}
+	}
+	if err := sc.OnCall.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(sc.Expect) == 0 {
 		errs = append(errs, errors.New("expect: give at least one expectation"))
