@@ -332,7 +332,7 @@ func exerciseReads(t *testing.T, c *contract, m *manager.Manager) {
 
 	// Incident aggregates.
 	body = c.do("GET", "/api/v1/stats/groups", "", true, 200)
-	require.Contains(t, string(body), `"IncidentType": "error_burst"`)
+	require.Contains(t, string(body), `"incident_type": "error_burst"`)
 	c.do("GET", "/api/v1/stats/groups?since=7d&severity=HIGH", "", true, 200)
 	c.do("GET", "/api/v1/stats/groups?severity=urgent", "", true, 400)
 	c.do("GET", "/api/v1/stats/groups?since=soon", "", true, 400)

@@ -11,22 +11,22 @@ import (
 // IncidentGroup sums up the incidents of one (severity, status, type), computed in SQL so
 // that statistics count every incident, however many there are.
 type IncidentGroup struct {
-	Severity     string `bun:"severity"`
-	Status       string `bun:"status"`
-	IncidentType string `bun:"incident_type"`
-	Count        int    `bun:"n"`
+	Severity     string `bun:"severity" json:"severity"`
+	Status       string `bun:"status" json:"status"`
+	IncidentType string `bun:"incident_type" json:"incident_type"`
+	Count        int    `bun:"n" json:"count"`
 	// Sums and counts of the incidents that have each time, for exact means.
-	MTTDSum   float64 `bun:"mttd_sum"`
-	MTTDCount int     `bun:"mttd_n"`
-	MTTASum   float64 `bun:"mtta_sum"`
-	MTTACount int     `bun:"mtta_n"`
-	MTTRSum   float64 `bun:"mttr_sum"`
-	MTTRCount int     `bun:"mttr_n"`
-	Breached  int     `bun:"breached"`
+	MTTDSum   float64 `bun:"mttd_sum" json:"mttd_sum"`
+	MTTDCount int     `bun:"mttd_n" json:"mttd_count"`
+	MTTASum   float64 `bun:"mtta_sum" json:"mtta_sum"`
+	MTTACount int     `bun:"mtta_n" json:"mtta_count"`
+	MTTRSum   float64 `bun:"mttr_sum" json:"mttr_sum"`
+	MTTRCount int     `bun:"mttr_n" json:"mttr_count"`
+	Breached  int     `bun:"breached" json:"breached"`
 	// Resolved counts those with a resolution time; AutoResolved those the workflow
 	// resolved by itself (resolved_by autoResolver).
-	Resolved     int `bun:"resolved"`
-	AutoResolved int `bun:"auto_resolved"`
+	Resolved     int `bun:"resolved" json:"resolved"`
+	AutoResolved int `bun:"auto_resolved" json:"auto_resolved"`
 }
 
 // IncidentGroups returns the groups of the incidents detected at or after since (all for a
