@@ -129,30 +129,9 @@ func heartbeatsListCommand(r *runtime) *cli.Command {
 }
 
 func heartbeatsShowCommand(r *runtime) *cli.Command {
-	return &cli.Command{
-		Name:      "show",
-		Usage:     "show one heartbeat",
-		ArgsUsage: "NAME",
-		Flags:     []cli.Flag{outputFlag()},
-		Action: func(c *cli.Context) error {
-			format, err := formatAndArgs(c, "name")
-			if err != nil {
-				return err
-			}
-			st, err := r.reader(c)
-			if err != nil {
-				return err
-			}
-			h, err := st.GetHeartbeat(c.Context, c.Args().First())
-			if err != nil {
-				return err
-			}
-			if format == outputJSON {
-				return writeJSON(c.App.Writer, h)
-			}
-			return printHeartbeats(c, []oncall.Heartbeat{*h})
-		},
-	}
+	return showCommand(r, "show one heartbeat", "NAME", storeReader.GetHeartbeat, func(c *cli.Context, h *oncall.Heartbeat) error {
+		return printHeartbeats(c, []oncall.Heartbeat{*h})
+	})
 }
 
 func heartbeatOpCommand(r *runtime, op, usage string) *cli.Command {

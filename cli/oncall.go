@@ -234,30 +234,7 @@ func schedulesListCommand(r *runtime) *cli.Command {
 }
 
 func schedulesShowCommand(r *runtime) *cli.Command {
-	return &cli.Command{
-		Name:      "show",
-		Usage:     "show a schedule's layers and who is on call now",
-		ArgsUsage: "SCHEDULE",
-		Flags:     []cli.Flag{outputFlag()},
-		Action: func(c *cli.Context) error {
-			format, err := formatAndArgs(c, "schedule")
-			if err != nil {
-				return err
-			}
-			st, err := r.reader(c)
-			if err != nil {
-				return err
-			}
-			sc, err := st.GetSchedule(c.Context, c.Args().First())
-			if err != nil {
-				return err
-			}
-			if format == outputJSON {
-				return writeJSON(c.App.Writer, sc)
-			}
-			return printSchedule(c, sc)
-		},
-	}
+	return showCommand(r, "show a schedule's layers and who is on call now", "SCHEDULE", storeReader.GetSchedule, printSchedule)
 }
 
 func schedulesDeleteCommand(r *runtime) *cli.Command {

@@ -116,35 +116,14 @@ func peopleListCommand(r *runtime) *cli.Command {
 }
 
 func peopleShowCommand(r *runtime) *cli.Command {
-	return &cli.Command{
-		Name:      "show",
-		Usage:     "show one person",
-		ArgsUsage: "NAME",
-		Flags:     []cli.Flag{outputFlag()},
-		Action: func(c *cli.Context) error {
-			format, err := formatAndArgs(c, "name")
-			if err != nil {
-				return err
-			}
-			st, err := r.reader(c)
-			if err != nil {
-				return err
-			}
-			p, err := st.GetPerson(c.Context, c.Args().First())
-			if err != nil {
-				return err
-			}
-			if format == outputJSON {
-				return writeJSON(c.App.Writer, p)
-			}
-			tw := newTable(c.App.Writer)
-			for _, kv := range [][2]string{{"Name", p.Name}, {"Role", string(p.Role)}, {"Email", p.Email}, {"Slack user", p.SlackUser},
-				{"Chat handle", p.ChatHandle}, {"Phone", p.Phone}, {"Time zone", p.TimeZone}} {
-				fmt.Fprintf(tw, "%s:\t%s\n", kv[0], orDash(kv[1]))
-			}
-			return tw.Flush()
-		},
-	}
+	return showCommand(r, "show one person", "NAME", storeReader.GetPerson, func(c *cli.Context, p *oncall.Person) error {
+		tw := newTable(c.App.Writer)
+		for _, kv := range [][2]string{{"Name", p.Name}, {"Role", string(p.Role)}, {"Email", p.Email}, {"Slack user", p.SlackUser},
+			{"Chat handle", p.ChatHandle}, {"Phone", p.Phone}, {"Time zone", p.TimeZone}} {
+			fmt.Fprintf(tw, "%s:\t%s\n", kv[0], orDash(kv[1]))
+		}
+		return tw.Flush()
+	})
 }
 
 func peopleUpdateCommand(r *runtime) *cli.Command {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -301,4 +302,34 @@ func (ar apiReader) GetRule(ctx context.Context, id string) (*store.RuleRecord, 
 		return nil, err
 	}
 	return &rec, nil
+}
+
+// showCommand is a "show NAME" command: it reads one record by name, from the store or
+// through the API (r.reader), and prints it as JSON or with print.
+func showCommand[T any](r *runtime, usage, arg string, get func(storeReader, context.Context, string) (*T, error),
+	print func(*cli.Context, *T) error) *cli.Command {
+	return &cli.Command{
+		Name:      "show",
+		Usage:     usage,
+		ArgsUsage: arg,
+		Flags:     []cli.Flag{outputFlag()},
+		Action: func(c *cli.Context) error {
+			format, err := formatAndArgs(c, strings.ToLower(arg))
+			if err != nil {
+				return err
+			}
+			rd, err := r.reader(c)
+			if err != nil {
+				return err
+			}
+			v, err := get(rd, c.Context, c.Args().First())
+			if err != nil {
+				return err
+			}
+			if format == outputJSON {
+				return writeJSON(c.App.Writer, v)
+			}
+			return print(c, v)
+		},
+	}
 }
