@@ -184,8 +184,10 @@ func TestStormSurvivesKill9(t *testing.T) {
 		byID[inc.ID] = inc
 	}
 	// An activity cut off by a kill is retried after its 1-minute start-to-close timeout,
-	// so this can take a minute after the last kill.
-	eventually(t, 120*time.Second, "every storm incident's workflow to run clear_cache and scale_up", func() bool {
+	// so this can take a minute after the last kill, and more when a workflow had two steps
+	// in flight on killed processes (once seen: 99 of 100 runs after 2 minutes). The bound
+	// is for liveness (nothing lost), not speed.
+	eventually(t, 240*time.Second, "every storm incident's workflow to run clear_cache and scale_up", func() bool {
 		incs, err := db.incidents(ctx)
 		if err != nil {
 			return false
