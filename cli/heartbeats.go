@@ -96,36 +96,8 @@ func printHeartbeats(c *cli.Context, list []oncall.Heartbeat) error {
 }
 
 func heartbeatsListCommand(r *runtime) *cli.Command {
-	return &cli.Command{
-		Name:  "list",
-		Usage: "list heartbeats with their last ping, next deadline and state",
-		Flags: []cli.Flag{outputFlag()},
-		Action: func(c *cli.Context) error {
-			format, err := formatAndArgs(c)
-			if err != nil {
-				return err
-			}
-			st, err := r.reader(c)
-			if err != nil {
-				return err
-			}
-			list, err := st.Heartbeats(c.Context)
-			if err != nil {
-				return err
-			}
-			if format == outputJSON {
-				if list == nil {
-					list = []oncall.Heartbeat{}
-				}
-				return writeJSON(c.App.Writer, list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintln(c.App.Writer, "No heartbeats.")
-				return nil
-			}
-			return printHeartbeats(c, list)
-		},
-	}
+	return listAllCommand(r, "list heartbeats with their last ping, next deadline and state", "No heartbeats.",
+		storeReader.Heartbeats, printHeartbeats)
 }
 
 func heartbeatsShowCommand(r *runtime) *cli.Command {

@@ -192,33 +192,9 @@ func schedulesAddLayerCommand(r *runtime) *cli.Command {
 }
 
 func schedulesListCommand(r *runtime) *cli.Command {
-	return &cli.Command{
-		Name:  "list",
-		Usage: "list schedules and who is on call in each now",
-		Flags: []cli.Flag{outputFlag()},
-		Action: func(c *cli.Context) error {
-			format, err := formatAndArgs(c)
-			if err != nil {
-				return err
-			}
-			st, err := r.reader(c)
-			if err != nil {
-				return err
-			}
-			list, err := st.Schedules(c.Context)
-			if err != nil {
-				return err
-			}
-			if format == outputJSON {
-				if list == nil {
-					list = []oncall.Schedule{}
-				}
-				return writeJSON(c.App.Writer, list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintln(c.App.Writer, "No schedules. Create one with `mahavishnu oncall schedules create`.")
-				return nil
-			}
+	return listAllCommand(r, "list schedules and who is on call in each now",
+		"No schedules. Create one with `mahavishnu oncall schedules create`.", storeReader.Schedules,
+		func(c *cli.Context, list []oncall.Schedule) error {
 			tw := newTable(c.App.Writer)
 			fmt.Fprintln(tw, "SCHEDULE\tLAYERS\tOVERRIDES\tON CALL NOW")
 			for i := range list {
@@ -229,8 +205,7 @@ func schedulesListCommand(r *runtime) *cli.Command {
 				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", list[i].Name, len(list[i].Layers), len(list[i].Overrides), strings.Join(now, ", "))
 			}
 			return tw.Flush()
-		},
-	}
+		})
 }
 
 func schedulesShowCommand(r *runtime) *cli.Command {
@@ -238,22 +213,7 @@ func schedulesShowCommand(r *runtime) *cli.Command {
 }
 
 func schedulesDeleteCommand(r *runtime) *cli.Command {
-	return &cli.Command{
-		Name:      "delete",
-		Usage:     "delete a schedule and its overrides",
-		ArgsUsage: "SCHEDULE",
-		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, "schedule"); err != nil {
-				return err
-			}
-			name := c.Args().First()
-			if _, err := r.api().do(c.Context, http.MethodDelete, "/api/v1/schedules/"+url.PathEscape(name), nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.App.Writer, "Schedule %s deleted.\n", name)
-			return nil
-		},
-	}
+	return deleteCommand(r, "delete", "delete a schedule and its overrides", "SCHEDULE", "/api/v1/schedules/", "Schedule %s deleted.")
 }
 
 func oncallWhoCommand(r *runtime) *cli.Command {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -78,41 +79,16 @@ func flagError(err error) error {
 }
 
 func peopleListCommand(r *runtime) *cli.Command {
-	return &cli.Command{
-		Name:  "list",
-		Usage: "list people",
-		Flags: []cli.Flag{outputFlag()},
-		Action: func(c *cli.Context) error {
-			format, err := formatAndArgs(c)
-			if err != nil {
-				return err
-			}
-			st, err := r.reader(c)
-			if err != nil {
-				return err
-			}
-			list, err := st.People(c.Context, nil)
-			if err != nil {
-				return err
-			}
-			if format == outputJSON {
-				if list == nil {
-					list = []oncall.Person{}
-				}
-				return writeJSON(c.App.Writer, list)
-			}
-			if len(list) == 0 {
-				fmt.Fprintln(c.App.Writer, "No people. Add one with `mahavishnu people add NAME --email E`.")
-				return nil
-			}
+	return listAllCommand(r, "list people", "No people. Add one with `mahavishnu people add NAME --email E`.",
+		func(rd storeReader, ctx context.Context) ([]oncall.Person, error) { return rd.People(ctx, nil) },
+		func(c *cli.Context, list []oncall.Person) error {
 			tw := newTable(c.App.Writer)
 			fmt.Fprintln(tw, "NAME\tROLE\tEMAIL\tSLACK\tPHONE\tTIME ZONE")
 			for _, p := range list {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.Role, orDash(p.Email), orDash(p.SlackUser), orDash(p.Phone), orDash(p.TimeZone))
 			}
 			return tw.Flush()
-		},
-	}
+		})
 }
 
 func peopleShowCommand(r *runtime) *cli.Command {
@@ -167,20 +143,5 @@ func peopleUpdateCommand(r *runtime) *cli.Command {
 }
 
 func peopleRemoveCommand(r *runtime) *cli.Command {
-	return &cli.Command{
-		Name:      "remove",
-		Usage:     "remove a person from the directory",
-		ArgsUsage: "NAME",
-		Action: func(c *cli.Context) error {
-			if err := exactArgs(c, "name"); err != nil {
-				return err
-			}
-			name := c.Args().First()
-			if _, err := r.api().do(c.Context, http.MethodDelete, "/api/v1/people/"+url.PathEscape(name), nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.App.Writer, "Person %s removed.\n", name)
-			return nil
-		},
-	}
+	return deleteCommand(r, "remove", "remove a person from the directory", "NAME", "/api/v1/people/", "Person %s removed.")
 }

@@ -333,3 +333,61 @@ func showCommand[T any](r *runtime, usage, arg string, get func(storeReader, con
 		},
 	}
 }
+
+// listAllCommand is a "list" command: it reads every record, from the store or through the
+// API, and prints them as JSON (an empty array when there are none), as empty when there
+// are none, or with print.
+func listAllCommand[T any](r *runtime, usage, empty string, list func(storeReader, context.Context) ([]T, error),
+	print func(*cli.Context, []T) error) *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: usage,
+		Flags: []cli.Flag{outputFlag()},
+		Action: func(c *cli.Context) error {
+			format, err := formatAndArgs(c)
+			if err != nil {
+				return err
+			}
+			rd, err := r.reader(c)
+			if err != nil {
+				return err
+			}
+			items, err := list(rd, c.Context)
+			if err != nil {
+				return err
+			}
+			if format == outputJSON {
+				if items == nil {
+					items = []T{}
+				}
+				return writeJSON(c.App.Writer, items)
+			}
+			if len(items) == 0 {
+				fmt.Fprintln(c.App.Writer, empty)
+				return nil
+			}
+			return print(c, items)
+		},
+	}
+}
+
+// deleteCommand is a command that deletes one record by name through the API
+// (DELETE prefix+NAME) and says so with done (a format taking the name).
+func deleteCommand(r *runtime, name, usage, arg, prefix, done string) *cli.Command {
+	return &cli.Command{
+		Name:      name,
+		Usage:     usage,
+		ArgsUsage: arg,
+		Action: func(c *cli.Context) error {
+			if err := exactArgs(c, strings.ToLower(arg)); err != nil {
+				return err
+			}
+			id := c.Args().First()
+			if _, err := r.api().do(c.Context, http.MethodDelete, prefix+url.PathEscape(id), nil, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, done+"\n", id)
+			return nil
+		},
+	}
+}

@@ -175,4 +175,20 @@ func TestCLIReadsGoThroughTheAPIOnceTokensExist(t *testing.T) {
 	require.NotContains(t, stdout.String(), `"source": "audit"`)
 	require.Contains(t, stdout.String(), `"paged alice"`)
 	require.Contains(t, stderr.String(), "audit rows are left out")
+
+	// The delete commands go through the API too: a viewer is refused, an admin deletes.
+	_, err = run("--token", viewer, "people", "remove", "bob")
+	require.ErrorContains(t, err, "403")
+	_, err = st.GetPerson(ctx, "bob")
+	require.NoError(t, err, "a refused remove changes nothing")
+	out, err = run("--token", strings.TrimSpace(admin), "people", "remove", "bob")
+	require.NoError(t, err)
+	require.Equal(t, "Person bob removed.\n", out)
+	_, err = st.GetPerson(ctx, "bob")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	out, err = run("--token", strings.TrimSpace(admin), "oncall", "schedules", "delete", "payments")
+	require.NoError(t, err)
+	require.Equal(t, "Schedule payments deleted.\n", out)
+	_, err = st.GetSchedule(ctx, "payments")
+	require.ErrorIs(t, err, store.ErrNotFound)
 }
